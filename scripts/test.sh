@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Quick start, second command: set up, build and run every test (what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+# Node peer clients used by the tests, pinned by their lock files.
+while IFS= read -r lock; do
+    dir=$(dirname "$lock")
+    echo "test: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done < <(find tests bench -name package-lock.json -not -path '*/node_modules/*' 2>/dev/null)
+build_dir=${AVA_BUILD_DIR:-build}
+AVA_BUILD_DIR=$build_dir scripts/build.sh
+cd "$build_dir"
+ctest --output-on-failure -j "$(nproc)" --timeout 300
