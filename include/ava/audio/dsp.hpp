@@ -1,0 +1,72 @@
+// The DSP stage between capture and send: echo cancellation, noise suppression, a local VAD.
+//
+// Timing contract (why the engine calls render() first): an echo canceller must see each
+// speaker block before the mic block that may hold its echo (Mumble's Resynchronizer note).
+// The engine feeds 10 ms blocks at 24 kHz in device order: for every device period it calls
+// render() with what the speaker played in that period, THEN capture() with what the mic
+// recorded in the same period. Echo of a speaker block arrives in the same or later mic blocks,
+// so it is always preceded by its reference. The shape matches WebRTC APM
+// (ProcessReverseStream then ProcessStream) and speexdsp (speex_echo_playback/capture), so either
+// can be slotted in as one dsp_stage with shared state.
+//
+// Both methods run on the thread that calls engine::read() (the io thread), never on the
+// realtime thread, so an implementation may use normal C++ but should stay fast (< 1 ms).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "ava/core/pcm.hpp"
+
+namespace ava::audio {
+
+class dsp_stage {
+  public:
+    virtual ~dsp_stage() = default;
+    /// 10 ms (core::dsp_block_samples) of what the speaker played, at 24 kHz.
+    virtual void render(core::pcm_view speaker) = 0;
+    /// 10 ms of microphone audio at 24 kHz, processed in place.
+    virtual void capture(core::pcm_span mic) = 0;
+    /// True when the last capture block held (local) speech; stages without a VAD say false.
+    [[nodiscard]] virtual bool voice_active() const noexcept { return false; }
+};
+
+/// Pass-through: the default.
+class identity_dsp final : public dsp_stage {
+  public:
+    void render(core::pcm_view) override {}
+    void capture(core::pcm_span) override {}
+};
+
+/// Playback-relative energy gate for speakers without AEC (the openai-agents-python PR #2166
+/// rule): while the speaker is audible, a mic block passes only when its RMS exceeds
+/// max(floor, ratio * smoothed speaker RMS + margin); otherwise it is replaced by silence so the
+/// server VAD does not hear the assistant's own voice. RMS values are in full scale (0..1).
+class energy_gate_dsp final : public dsp_stage {
+  public:
+    struct options {
+        float floor = 0.015f;    ///< minimum mic RMS that passes while the speaker is audible
+        float ratio = 0.6f;      ///< mic must exceed this fraction of the speaker RMS...
+        float margin = 0.002f;   ///< ...plus this margin
+        float audible = 0.001f;  ///< speaker RMS below this counts as silent (gate open)
+        float smoothing = 0.3f;  ///< weight of the newest speaker block in the smoothed RMS
+    };
+    explicit energy_gate_dsp(options opts);
+    energy_gate_dsp() : energy_gate_dsp(options{}) {}
+    void render(core::pcm_view speaker) override;
+    void capture(core::pcm_span mic) override;
+    [[nodiscard]] bool voice_active() const noexcept override { return last_passed_; }
+    /// Blocks replaced by silence so far.
+    [[nodiscard]] std::uint64_t gated_blocks() const noexcept { return gated_; }
+
+  private:
+    options opts_;
+    float speaker_rms_ = 0.0f;
+    bool last_passed_ = false;
+    std::uint64_t gated_ = 0;
+};
+
+/// RMS of a block in full scale (0..1).
+float rms(core::pcm_view pcm) noexcept;
+
+}  // namespace ava::audio

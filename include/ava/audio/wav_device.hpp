@@ -1,0 +1,50 @@
+// Headless devices: WAV file in/out (`--input in.wav --output out.wav`) and null.
+//
+// They drive the same device_callback as a sound card, from their own thread:
+//  - realtime: one period every period_ms on a steady_clock schedule, like a sound card;
+//  - fast: periods back to back while there is input to feed (waiting, never dropping, when the
+//    engine's capture ring is full) or audio to play; once the input is exhausted and nothing is
+//    queued the device sleeps instead of writing silence, so the output file holds the replies
+//    complete and in order without idle gaps;
+//  - manual: no thread; step() runs periods on the caller's thread (a fake clock for tests).
+// The input WAV may have any rate and channel count: it is mixed to mono and resampled to
+// 24 kHz when opened. The output is 24 kHz mono PCM16. The period's file I/O happens on a
+// separate writer thread; the pacing thread only copies and calls the engine.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ava/audio/device.hpp"
+
+namespace ava::audio {
+
+enum class wav_pacing : std::uint8_t { realtime, fast, manual };
+
+struct wav_device_options {
+    std::string input_path;   ///< empty: the microphone hears silence (never exhausted)
+    std::string output_path;  ///< empty: what is played is discarded
+    wav_pacing pacing = wav_pacing::realtime;
+    int period_ms = 10;  ///< device period (a typical sound-card period)
+    /// Output latency the device reports to the engine's play clock, in 24 kHz samples (models a
+    /// sound card's DAC delay in tests). 0: a sample handed over is a sample in the file.
+    std::int64_t output_latency_samples = 0;
+};
+
+class wav_device : public duplex_device {
+  public:
+    /// Manual pacing only, control thread: runs `periods` device periods now.
+    virtual void step(std::size_t periods) = 0;
+    /// Samples written to the output (complete after stop()).
+    [[nodiscard]] virtual std::uint64_t samples_written() const noexcept = 0;
+};
+
+/// Opens the files now (so a bad path is reported before anything starts). Throws
+/// std::system_error with ava::errc::bad_config and a message naming the file and the reason.
+std::unique_ptr<wav_device> open_wav_device(const wav_device_options& opts);
+
+/// A device with no sound at all: silent input, discarded output, realtime pacing.
+std::unique_ptr<duplex_device> open_null_device(int period_ms = 10);
+
+}  // namespace ava::audio
