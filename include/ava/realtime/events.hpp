@@ -10,6 +10,8 @@
 //  - event_id: optional on client events (the server echoes it in error.event_id); server
 //    events carry the server's id (may be empty).
 // Source: ../shared/reference/realtime-protocol.md sections 2 and 3.
+// Members named like their type (`item item`, `usage usage`) spell the type qualified
+// (`realtime::item`): GCC rejects the unqualified form ("changes meaning of 'item'").
 #pragma once
 
 #include <cstdint>
@@ -167,7 +169,7 @@ struct response_info {
     std::string status;  ///< in_progress, completed, cancelled, failed, incomplete
     std::optional<status_details> details;
     std::vector<item> output;
-    std::optional<usage> usage;
+    std::optional<realtime::usage> usage;
     std::string conversation_id;
     std::optional<std::vector<std::string>> output_modalities;
     std::map<std::string, std::string> metadata;
@@ -230,7 +232,7 @@ struct conversation_item_create {
     static constexpr std::string_view type = "conversation.item.create";
     std::string event_id;
     std::optional<std::string> previous_item_id;  ///< "root" = first
-    item item;
+    realtime::item item;
     bool operator==(const conversation_item_create&) const = default;
 };
 struct conversation_item_truncate {
@@ -301,14 +303,14 @@ struct conversation_item_added {
     static constexpr std::string_view type = "conversation.item.added";
     std::string event_id;
     std::optional<std::string> previous_item_id;
-    item item;
+    realtime::item item;
     bool operator==(const conversation_item_added&) const = default;
 };
 struct conversation_item_done {
     static constexpr std::string_view type = "conversation.item.done";
     std::string event_id;
     std::optional<std::string> previous_item_id;
-    item item;
+    realtime::item item;
     bool operator==(const conversation_item_done&) const = default;
 };
 struct conversation_item_truncated {
@@ -328,7 +330,7 @@ struct conversation_item_deleted {
 struct conversation_item_retrieved {
     static constexpr std::string_view type = "conversation.item.retrieved";
     std::string event_id;
-    item item;
+    realtime::item item;
     bool operator==(const conversation_item_retrieved&) const = default;
 };
 struct input_transcription_delta {
@@ -346,7 +348,7 @@ struct input_transcription_completed {
     std::string item_id;
     int content_index = 0;
     std::string transcript;
-    std::optional<usage> usage;  ///< token usage of the ASR model, when given
+    std::optional<realtime::usage> usage;  ///< token usage of the ASR model, when given
     bool operator==(const input_transcription_completed&) const = default;
 };
 struct input_transcription_failed {
@@ -408,7 +410,7 @@ struct output_item_added {
     std::string event_id;
     std::string response_id;
     int output_index = 0;
-    item item;
+    realtime::item item;
     bool operator==(const output_item_added&) const = default;
 };
 struct output_item_done {
@@ -416,7 +418,7 @@ struct output_item_done {
     std::string event_id;
     std::string response_id;
     int output_index = 0;
-    item item;
+    realtime::item item;
     bool operator==(const output_item_done&) const = default;
 };
 struct content_part_added {
