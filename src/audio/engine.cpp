@@ -182,7 +182,11 @@ void engine::render_playback(core::pcm_span out, std::uint64_t global_before) no
         std::size_t avail = playback_.readable();
         if (state != playback_state::playing) {
             if (avail == 0) {
-                state = playback_state::idle;
+                // Still waiting for the rest of an item after an underrun: keep saying so.
+                const bool unfinished =
+                    state == playback_state::buffering &&
+                    complete_until_.load(std::memory_order_acquire) < playback_.total_read();
+                state = unfinished ? playback_state::buffering : playback_state::idle;
                 break;
             }
             const std::uint64_t r = playback_.total_read();

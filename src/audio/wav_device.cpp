@@ -124,7 +124,7 @@ class wav_device_impl final : public wav_device {
   private:
     // The pacing thread's per-period work: copy input, call the engine, queue the output.
     // realtime thread (like a sound card's callback: no locks, no allocation, no file I/O)
-    void run_period() noexcept {
+    void run_period(bool capture = true) noexcept {
         const std::size_t left = pos_ < input_.size() ? input_.size() - pos_ : 0;
         const std::size_t n = std::min(left, period_);
         if (n > 0) std::memcpy(in_buf_.data(), input_.data() + pos_, n * sizeof(core::sample));
@@ -135,7 +135,7 @@ class wav_device_impl final : public wav_device {
         }
         const callback_timing t{.now = clock::now(),
                                 .output_pending_samples = opts_.output_latency_samples};
-        cb_->process(in_buf_, out_buf_, t);
+        cb_->process(capture ? core::pcm_view(in_buf_) : core::pcm_view{}, out_buf_, t);
         // The writer drains every few ms; waiting here (fast/manual modes, or a stalled disk)
         // keeps the output complete rather than dropping it.
         std::size_t done = 0;
@@ -160,7 +160,9 @@ class wav_device_impl final : public wav_device {
                     }
                     run_period();
                 } else if (cb_->playback_active()) {
-                    run_period();
+                    // Input exhausted: render the replies without capturing endless silence
+                    // faster than the io thread could read it.
+                    run_period(!has_input_file_);
                 } else {
                     std::this_thread::sleep_for(period);
                 }

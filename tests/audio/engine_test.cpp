@@ -1,0 +1,388 @@
+// The engine through the WAV device (manual pacing = a fake clock): play clock, flush, start
+// threshold, underruns, capture, DSP alignment; and the fast WAV device end to end.
+#include "ava/audio/engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "ava/audio/wav_device.hpp"
+#include "ava/core/error.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using namespace ava::audio;
+using ava::audio::test::read_wav;
+using ava::audio::test::sine;
+using ava::audio::test::temp_dir;
+using ava::core::sample;
+
+constexpr std::size_t period = 240;  // 10 ms at 24 kHz (the WAV device's default period)
+
+std::vector<sample> pattern(std::size_t n, int base) {
+    // Distinct, never-zero values so each item's samples can be found in the output file.
+    std::vector<sample> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        v[i] = static_cast<sample>(base > 0 ? base + static_cast<int>(i % 500)
+                                            : base - static_cast<int>(i % 500));
+    }
+    return v;
+}
+
+struct rig {
+    explicit rig(engine_config cfg = {}, std::string input = {}) {
+        wav_device_options o;
+        o.output_path = dir.file("out.wav");
+        o.input_path = std::move(input);
+        o.pacing = wav_pacing::manual;
+        dev = open_wav_device(o);
+        cfg.device_rate = dev->format().sample_rate;
+        eng = std::make_unique<engine>(std::move(cfg));
+        EXPECT_FALSE(dev->start(*eng));
+    }
+    std::vector<sample> finish() {
+        dev->stop();
+        return read_wav(dir.file("out.wav")).samples;
+    }
+    temp_dir dir{"engine"};
+    std::unique_ptr<wav_device> dev;
+    std::unique_ptr<engine> eng;
+};
+
+TEST(engine_play_clock, heard_equals_samples_written_for_each_item) {
+    rig r;
+    const auto a = pattern(7200, 1000);   // 300 ms
+    const auto b = pattern(4800, -1000);  // 200 ms
+    ASSERT_TRUE(r.eng->play(1, a));
+    r.eng->end_item(1);
+    ASSERT_TRUE(r.eng->play(2, b));
+    r.eng->end_item(2);
+    r.dev->step(25);  // 250 ms: in the middle of item 1
+    EXPECT_EQ(r.eng->state(), playback_state::playing);
+    const std::int64_t mid = r.eng->heard_samples(1);
+    EXPECT_EQ(mid, 250 * 24);
+    r.dev->step(35);
+    EXPECT_TRUE(r.eng->drained());
+    EXPECT_EQ(r.eng->state(), playback_state::idle);
+    const std::int64_t heard_a = r.eng->heard_samples(1);
+    const std::int64_t heard_b = r.eng->heard_samples(2);
+    const auto out = r.finish();
+    const auto count_a = std::count_if(out.begin(), out.end(), [](sample s) { return s >= 1000; });
+    const auto count_b = std::count_if(out.begin(), out.end(), [](sample s) { return s <= -1000; });
+    EXPECT_EQ(heard_a, count_a);
+    EXPECT_EQ(heard_b, count_b);
+    EXPECT_EQ(heard_a, 7200);
+    EXPECT_EQ(heard_b, 4800);
+    // In order and bit-exact: the file holds a then b back to back, from the first sample
+    // (a complete item starts at once).
+    ASSERT_GE(out.size(), a.size() + b.size());
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), out.begin()));
+    EXPECT_TRUE(std::equal(b.begin(), b.end(), out.begin() + 7200));
+    EXPECT_EQ(r.eng->stats().underruns, 0U);
+}
+
+TEST(engine_play_clock, modelled_output_latency_is_not_counted_as_heard) {
+    engine_config cfg;
+    temp_dir dir("latency");
+    wav_device_options o;
+    o.pacing = wav_pacing::manual;
+    o.output_latency_samples = 960;  // 40 ms still in flight to the "DAC"
+    auto dev = open_wav_device(o);
+    engine eng(std::move(cfg));
+    ASSERT_FALSE(dev->start(eng));
+    eng.play(1, pattern(24000, 1000));
+    dev->step(20);  // 200 ms rendered
+    const std::int64_t heard = eng.heard_samples(1);
+    // The clock extrapolates the DAC between periods but never past what was handed over.
+    EXPECT_GE(heard, 200 * 24 - 960);
+    EXPECT_LE(heard, 200 * 24);
+    dev->stop();
+}
+
+TEST(engine_flush, fades_within_one_period_without_click_and_drops_late_plays) {
+    rig r;
+    const auto tone = sine(440, 24000, 48000, 12000);  // 2 s
+    ASSERT_TRUE(r.eng->play(7, tone));
+    r.dev->step(20);  // 200 ms heard
+    ASSERT_EQ(r.eng->state(), playback_state::playing);
+    const std::uint64_t gen = r.eng->flush();
+    EXPECT_FALSE(r.eng->flush_completed(gen));  // only the realtime thread performs it
+    r.dev->step(1);                             // one device period
+    EXPECT_TRUE(r.eng->flush_completed(gen));
+    EXPECT_EQ(r.eng->stats().flushes, 1U);
+    EXPECT_EQ(r.eng->state(), playback_state::idle);
+    const std::int64_t heard = r.eng->heard_samples(7);
+    const std::size_t fade = 8 * 24;
+    EXPECT_EQ(heard, static_cast<std::int64_t>(200 * 24 + fade));
+
+    // A late delta of the flushed item is dropped; a new item plays.
+    EXPECT_FALSE(r.eng->play(7, tone));
+    EXPECT_EQ(r.eng->stats().dropped_plays, 1U);
+    r.dev->step(10);
+    EXPECT_EQ(r.eng->heard_samples(7), heard);
+    const auto next = pattern(2400, 1000);
+    EXPECT_TRUE(r.eng->play(8, next));
+    r.eng->end_item(8);
+    r.dev->step(20);
+
+    const auto out = r.finish();
+    const auto h = static_cast<std::size_t>(heard);
+    ASSERT_GT(out.size(), h + 10 * period);
+    // Before the fade: the tone exactly as sent.
+    EXPECT_TRUE(std::equal(tone.begin(), tone.begin() + 200 * 24, out.begin()));
+    // The fade: each sample is scaled down, ending near zero; no step larger than the tone's
+    // own slope (12000 * 2 pi * 440 / 24000 = 1382) plus the fade's slope (12000 / 192 = 63).
+    int max_step = 0;
+    for (std::size_t i = 200 * 24; i < h; ++i) {
+        max_step = std::max(max_step, std::abs(out[i] - out[i - 1]));
+        EXPECT_LE(std::abs(out[i]), std::abs(tone[i]) + 1);
+    }
+    max_step = std::max(max_step, std::abs(out[h] - out[h - 1]));  // the step into silence
+    EXPECT_LE(max_step, 1382 + 63 + 2);
+    EXPECT_LE(std::abs(out[h - 1]), 12000 / 192 + 2);
+    // After the fade: silence until the next item, never the discarded tail of the tone.
+    const auto next_at = std::find(out.begin() + static_cast<std::ptrdiff_t>(h), out.end(), 1000);
+    ASSERT_NE(next_at, out.end());
+    EXPECT_TRUE(std::all_of(out.begin() + static_cast<std::ptrdiff_t>(h), next_at,
+                            [](sample s) { return s == 0; }));
+    EXPECT_TRUE(std::equal(next.begin(), next.end(), next_at));
+    EXPECT_EQ(r.eng->heard_samples(8), 2400);
+}
+
+TEST(engine_flush, while_buffering_discards_without_fade) {
+    rig r;
+    r.eng->play(1, pattern(480, 1000));  // 20 ms: below the 50 ms start threshold
+    r.dev->step(3);
+    EXPECT_EQ(r.eng->state(), playback_state::buffering);
+    const auto gen = r.eng->flush();
+    r.dev->step(1);
+    EXPECT_TRUE(r.eng->flush_completed(gen));
+    EXPECT_EQ(r.eng->heard_samples(1), 0);
+    EXPECT_EQ(r.eng->stats().flushed_samples, 480U);
+    EXPECT_TRUE(r.eng->drained());
+}
+
+TEST(engine_jitter, waits_for_start_threshold_then_plays) {
+    rig r;                               // threshold 50 ms = 1200 samples
+    r.eng->play(1, pattern(720, 1000));  // 30 ms
+    r.dev->step(5);
+    EXPECT_EQ(r.eng->state(), playback_state::buffering);
+    EXPECT_EQ(r.eng->heard_samples(1), 0);
+    r.eng->play(1, pattern(720, 1000));  // 60 ms now: starts
+    r.dev->step(1);
+    EXPECT_EQ(r.eng->state(), playback_state::playing);
+    EXPECT_EQ(r.eng->heard_samples(1), static_cast<std::int64_t>(period));
+    const auto out = r.finish();
+    // Nothing but silence during the 50 ms of buffering.
+    EXPECT_TRUE(
+        std::all_of(out.begin(), out.begin() + 5 * period, [](sample s) { return s == 0; }));
+    EXPECT_EQ(out[5 * period], 1000);
+}
+
+TEST(engine_jitter, a_complete_short_item_starts_at_once) {
+    rig r;
+    r.eng->play(1, pattern(480, 1000));  // 20 ms, below the threshold
+    r.eng->end_item(1);
+    r.dev->step(3);
+    EXPECT_EQ(r.eng->heard_samples(1), 480);
+    EXPECT_TRUE(r.eng->drained());
+    EXPECT_EQ(r.eng->stats().underruns, 0U);
+}
+
+TEST(engine_jitter, underrun_is_counted_and_silent_then_rebuffers) {
+    rig r;
+    r.eng->play(1, pattern(2400, 1000));  // 100 ms, item not finished
+    r.dev->step(15);
+    EXPECT_GE(r.eng->stats().underruns, 1U);
+    EXPECT_EQ(r.eng->state(), playback_state::buffering);
+    EXPECT_EQ(r.eng->heard_samples(1), 2400);
+    r.eng->play(1, pattern(480, 2000));  // a late 20 ms: below threshold, waits
+    r.dev->step(2);
+    EXPECT_EQ(r.eng->heard_samples(1), 2400);
+    r.eng->end_item(1);  // now complete: plays
+    r.dev->step(3);
+    EXPECT_EQ(r.eng->heard_samples(1), 2880);
+    const std::uint64_t underruns = r.eng->stats().underruns;
+    r.dev->step(5);
+    EXPECT_EQ(r.eng->stats().underruns, underruns);  // the end of an item is not an underrun
+    const auto out = r.finish();
+    // Silence (never stale samples) between the first 100 ms and the late delta.
+    const auto late = std::find(out.begin(), out.end(), 2000);
+    ASSERT_NE(late, out.end());
+    EXPECT_TRUE(std::all_of(out.begin() + 2400, late, [](sample s) { return s == 0; }));
+}
+
+TEST(engine_jitter, bursts_larger_than_the_ring_wait_in_the_backlog) {
+    engine_config cfg;
+    cfg.playback_ms = 200;  // ring of 4800 (rounded to 8192) samples
+    rig r(std::move(cfg));
+    const auto big = pattern(24000, 1000);  // 1 s in one burst
+    ASSERT_TRUE(r.eng->play(1, big));
+    r.eng->end_item(1);
+    EXPECT_FALSE(r.eng->drained());
+    for (int i = 0; i < 120; ++i) {
+        r.eng->service();
+        r.dev->step(1);
+    }
+    EXPECT_TRUE(r.eng->drained());
+    EXPECT_EQ(r.eng->heard_samples(1), 24000);
+    const auto out = r.finish();
+    EXPECT_TRUE(std::equal(big.begin(), big.end(), out.begin()));
+}
+
+// Records the order of DSP calls and the reference it was given.
+class recording_dsp final : public dsp_stage {
+  public:
+    void render(ava::core::pcm_view speaker) override {
+        calls.push_back('r');
+        reference.insert(reference.end(), speaker.begin(), speaker.end());
+    }
+    void capture(ava::core::pcm_span mic) override {
+        calls.push_back('c');
+        for (auto& s : mic) s = static_cast<sample>(s / 2);  // visible processing
+    }
+    std::string calls;
+    std::vector<sample> reference;
+};
+
+TEST(engine_capture, wav_input_any_rate_to_24k_frames_with_dsp_after_speaker) {
+    temp_dir dir("capture");
+    // 0.5 s of 1 kHz at 44.1 kHz stereo: the device must mix and resample it.
+    const auto mono = sine(1000, 44100, 22050, 10000);
+    std::vector<sample> stereo;
+    for (const sample s : mono) {
+        stereo.push_back(s);
+        stereo.push_back(s);
+    }
+    ava::audio::test::write_wav(dir.file("in.wav"), 44100, 2, stereo);
+    engine_config cfg;
+    auto dsp = std::make_unique<recording_dsp>();
+    recording_dsp* rec = dsp.get();
+    cfg.dsp = std::move(dsp);
+    rig r(std::move(cfg), dir.file("in.wav"));
+    const auto speech = pattern(4800, 1000);
+    r.eng->play(1, speech);
+    r.eng->end_item(1);
+
+    std::vector<sample> got;
+    std::vector<std::chrono::steady_clock::time_point> stamps;
+    capture_frame f;
+    float loudest = -120.0f;
+    for (int p = 0; p < 60; ++p) {
+        r.dev->step(1);
+        while (r.eng->read(f)) {
+            got.insert(got.end(), f.pcm.begin(), f.pcm.end());
+            stamps.push_back(f.captured);
+            loudest = std::max(loudest, r.eng->input_level().rms_db);
+        }
+    }
+    EXPECT_TRUE(r.dev->input_exhausted());
+    EXPECT_EQ(got.size(), 60 * period);  // 600 ms of 24 kHz frames (input, then silence)
+    EXPECT_TRUE(std::is_sorted(stamps.begin(), stamps.end()));
+    // Frequency and level survive (halved by the recording DSP), measured on the steady part.
+    const double a = ava::audio::test::goertzel_amplitude(got.data() + 1200, 9600, 1000, 24000);
+    EXPECT_NEAR(a, 5000, 100);
+    // The DSP saw each speaker block before the mic block of the same period.
+    ASSERT_GE(rec->calls.size(), 100U);
+    for (std::size_t i = 0; i + 1 < rec->calls.size(); i += 2) {
+        ASSERT_EQ(rec->calls[i], 'r');
+        ASSERT_EQ(rec->calls[i + 1], 'c');
+    }
+    // The reference is exactly what the speaker played.
+    ASSERT_GE(rec->reference.size(), speech.size());
+    EXPECT_TRUE(std::equal(speech.begin(), speech.end(), rec->reference.begin()));
+    // 5000 peak after the DSP: RMS 3536 = -19.3 dBFS.
+    EXPECT_NEAR(loudest, -19.3f, 0.5f);
+    EXPECT_EQ(r.eng->stats().overruns, 0U);
+}
+
+TEST(wav_device, bad_input_path_is_a_clear_error) {
+    wav_device_options o;
+    o.input_path = "/nonexistent/dir/q.wav";
+    try {
+        open_wav_device(o);
+        FAIL() << "expected an error";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), ava::make_error_code(ava::errc::bad_config));
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/q.wav"), std::string::npos);
+    }
+}
+
+TEST(wav_device, fast_mode_output_is_complete_and_in_order) {
+    temp_dir dir("fast");
+    const auto input = sine(700, 24000, 24000, 5000);  // 1 s
+    ava::audio::test::write_wav(dir.file("in.wav"), 24000, 1, input);
+    wav_device_options o;
+    o.input_path = dir.file("in.wav");
+    o.output_path = dir.file("out.wav");
+    o.pacing = wav_pacing::fast;
+    auto dev = open_wav_device(o);
+    engine eng(engine_config{});
+    const auto a = pattern(12000, 1000);
+    const auto b = pattern(12000, -1000);
+    eng.play(1, a);
+    eng.end_item(1);
+    ASSERT_FALSE(dev->start(eng));
+    std::size_t frames = 0;
+    bool played_b = false;
+    capture_frame f;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+        while (eng.read(f)) ++frames;
+        if (!played_b && frames >= 25) {  // "the reply" arrives half way through the input
+            eng.play(2, b);
+            eng.end_item(2);
+            played_b = true;
+        }
+        if (dev->input_exhausted() && played_b && eng.drained() && frames >= 50) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    dev->stop();
+    EXPECT_EQ(frames, 50U);  // every input frame reached the io thread: none lost, none extra
+    EXPECT_EQ(eng.stats().overruns, 0U);
+    const auto out = read_wav(dir.file("out.wav")).samples;
+    EXPECT_EQ(out.size(), dev->samples_written());
+    const auto first_a = std::find(out.begin(), out.end(), 1000);
+    const auto first_b = std::find(out.begin(), out.end(), -1000);
+    ASSERT_NE(first_a, out.end());
+    ASSERT_NE(first_b, out.end());
+    EXPECT_LT(first_a, first_b);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), first_a));
+    EXPECT_TRUE(std::equal(b.begin(), b.end(), first_b));
+    EXPECT_EQ(eng.heard_samples(1), 12000);
+    EXPECT_EQ(eng.heard_samples(2), 12000);
+}
+
+TEST(engine_resampling, device_at_48k_plays_and_captures_through_one_resampler_each) {
+    // Drive process() directly at 48 kHz: a 24 kHz item comes out at twice the length.
+    engine_config cfg;
+    cfg.device_rate = 48000;
+    engine eng(std::move(cfg));
+    const auto tone = sine(1000, 24000, 24000, 10000);
+    for (std::size_t i = 0; i < tone.size(); i += 480) {
+        eng.play(3, ava::core::pcm_view(tone.data() + i, 480));  // 20 ms deltas
+    }
+    eng.end_item(3);
+    std::vector<sample> out_all;
+    std::vector<sample> in(480, 0);
+    std::vector<sample> out(480);
+    for (int p = 0; p < 120; ++p) {
+        eng.service();
+        eng.process(in, out, {});
+        out_all.insert(out_all.end(), out.begin(), out.end());
+    }
+    EXPECT_TRUE(eng.drained());
+    const double a =
+        ava::audio::test::goertzel_amplitude(out_all.data() + 4800, 38400, 1000, 48000);
+    EXPECT_NEAR(a, 10000, 200);
+    // The clock converts back to 24 kHz and never exceeds what was received.
+    EXPECT_NEAR(static_cast<double>(eng.heard_samples(3)), 24000.0, 24.0);
+    EXPECT_LE(eng.heard_samples(3), 24000);
+}
+
+}  // namespace
