@@ -1,0 +1,842 @@
+// The one client translation unit that instantiates Beast's TLS WebSocket. See the header for
+// the contract. Every member of `impl` is touched on its strand only (the io thread), except
+// `detached_`, which the destructor of `connection` may set from any thread.
+#include "ava/realtime/connection.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <deque>
+#include <exception>
+
+#include "ava/core/error.hpp"
+#include "ava/core/log.hpp"
+#include "ava/net/asio.hpp"
+
+namespace ava::realtime {
+namespace {
+
+using namespace ava::net;
+using clock_type = std::chrono::steady_clock;
+using ws_tls = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using ws_plain = websocket::stream<beast::tcp_stream>;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+bool is_ip_literal(const std::string& host) {
+    in_addr a4{};
+    in6_addr a6{};
+    return inet_pton(AF_INET, host.c_str(), &a4) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+std::string base64(std::string_view in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(in.data()),
+                                  static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+// "10.0.0.0/8" matches an IPv4 host inside it.
+bool cidr_matches(std::string_view entry, const std::string& host) {
+    const auto slash = entry.find('/');
+    if (slash == std::string_view::npos) return false;
+    in_addr net{};
+    in_addr addr{};
+    if (inet_pton(AF_INET, std::string(entry.substr(0, slash)).c_str(), &net) != 1) return false;
+    if (inet_pton(AF_INET, host.c_str(), &addr) != 1) return false;
+    int bits = 0;
+    for (char c : entry.substr(slash + 1)) {
+        if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+        bits = bits * 10 + (c - '0');
+        if (bits > 32) return false;
+    }
+    const std::uint32_t mask = bits == 0 ? 0u : ~0u << (32 - bits);
+    return (ntohl(net.s_addr) & mask) == (ntohl(addr.s_addr) & mask);
+}
+
+// Short, single-line, redacted excerpt of an HTTP error body for the user.
+std::string body_excerpt(std::string_view body) {
+    std::string s(body.substr(0, 300));
+    for (char& c : s) {
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    }
+    return log::redact(trim(s));
+}
+
+}  // namespace
+
+// ---- classification and proxy selection (pure) ----------------------------------------------
+
+close_class classify_close_code(int ws_code) noexcept {
+    switch (ws_code) {
+        case 1000:
+            return close_class::normal;
+        case 1001:  // going away: the session cap
+        case 1005:  // no status: a drop with a bare close frame
+        case 1006:  // abnormal: no close frame at all
+        case 1009:  // a message over our limit: the next session may not repeat it
+        case 1011:  // server error
+        case 1012:  // service restart
+        case 1013:  // try again later
+        case 1014:  // bad gateway
+        case 1015:  // TLS failure on the server's side
+            return close_class::recoverable;
+        default:  // 1002 protocol, 1003, 1007, 1008 policy, 4xxx application codes
+            return close_class::fatal;
+    }
+}
+
+close_class classify_http_status(int status) noexcept {
+    if (status == 408 || status == 429 || (status >= 500 && status <= 599)) {
+        return close_class::recoverable;
+    }
+    return close_class::fatal;
+}
+
+bool no_proxy_matches(std::string_view list, std::string_view host_in, std::uint16_t port) {
+    const std::string host = lower(host_in);
+    while (!list.empty()) {
+        const auto comma = list.find_first_of(", ");
+        std::string entry = lower(trim(list.substr(0, comma)));
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        if (entry.empty()) continue;
+        if (entry == "*") return true;
+        if (cidr_matches(entry, host)) return true;
+        // Optional ":port" (not for a bare IPv6 literal, which has several colons).
+        if (entry.front() == '[') {
+            const auto close = entry.find(']');
+            if (close == std::string::npos) continue;
+            std::string p = entry.substr(close + 1);
+            entry = entry.substr(1, close - 1);
+            if (p.size() > 1 && p.front() == ':' && std::to_string(port) != p.substr(1)) continue;
+        } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
+            const auto colon = entry.find(':');
+            if (entry.substr(colon + 1) != std::to_string(port)) continue;
+            entry.resize(colon);
+        }
+        if (entry.starts_with("*.")) entry.erase(0, 1);
+        const bool suffix_only = entry.front() == '.';
+        const std::string domain = suffix_only ? entry.substr(1) : entry;
+        if (domain.empty()) continue;
+        if (!suffix_only && host == domain) return true;
+        if (host.size() > domain.size() && host.ends_with(domain) &&
+            host[host.size() - domain.size() - 1] == '.') {
+            return true;
+        }
+        if (suffix_only && host == domain) return true;  // curl: ".example.com" matches it too
+    }
+    return false;
+}
+
+std::optional<url_parts> select_proxy(const url_parts& target, const connection_options& opts) {
+    const auto env = [&](std::initializer_list<std::string_view> names) -> std::string {
+        if (!opts.env) return {};
+        for (auto n : names) {
+            if (auto v = opts.env(n); v && !v->empty()) return *v;
+        }
+        return {};
+    };
+    std::string proxy;
+    if (opts.proxy) {
+        proxy = *opts.proxy;
+    } else if (target.tls()) {
+        proxy = env({"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"});
+    } else {
+        proxy = env({"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"});
+    }
+    proxy = std::string(trim(proxy));
+    if (proxy.empty()) return std::nullopt;
+    const std::string no_proxy = opts.no_proxy ? *opts.no_proxy : env({"no_proxy", "NO_PROXY"});
+    if (no_proxy_matches(no_proxy, target.host, target.port)) return std::nullopt;
+    if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
+    url_parts p;
+    try {
+        p = parse_url(proxy);
+    } catch (const config_error& e) {
+        throw config_error(std::string("proxy: ") + e.what());
+    }
+    if (p.scheme != "http") {
+        throw config_error("proxy: only http:// proxies (HTTP CONNECT) are supported, not " +
+                           p.scheme + "://");
+    }
+    if (!p.password.empty()) log::add_secret(p.password);
+    return p;
+}
+
+// ---- the connection ----------------------------------------------------------------------------
+
+class connection::impl : public std::enable_shared_from_this<impl> {
+  public:
+    impl(asio::io_context& ioc, connection_options opts, handlers h)
+        : strand_(asio::make_strand(ioc)),
+          opts_(std::move(opts)),
+          h_(std::move(h)),
+          ssl_ctx_(ssl::context::tls_client),
+          resolver_(strand_),
+          deadline_(strand_),
+          wake_(strand_),
+          ping_timer_(strand_),
+          watchdog_(strand_),
+          log_(log::get("rt")) {
+        for (const auto& [name, value] : opts_.target.headers) log::add_secret(value);
+    }
+
+    void start() {
+        if (started_.exchange(true)) return;
+        asio::co_spawn(
+            strand_, run(shared_from_this()), [self = shared_from_this()](std::exception_ptr e) {
+                if (!e) return;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    self->finish(self->make_info(close_class::fatal, 0, {},
+                                                 std::string("internal error: ") + ex.what()));
+                }
+            });
+    }
+
+    void send(std::string text) {
+        asio::dispatch(strand_, [self = shared_from_this(), t = std::move(text)]() mutable {
+            self->enqueue(out_item{out_kind::text, std::move(t), 0});
+        });
+    }
+
+    void close(std::uint16_t code, std::string reason) {
+        asio::dispatch(strand_, [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+            self->begin_close(code, std::move(r));
+        });
+    }
+
+    // From ~connection, any thread: no handler after this; tear down on the strand.
+    void detach() {
+        detached_.store(true, std::memory_order_release);
+        asio::dispatch(strand_, [self = shared_from_this()] {
+            close_info info = self->make_info(close_class::normal, 0, {}, "connection destroyed");
+            info.local = true;
+            self->finish(std::move(info));
+        });
+    }
+
+    bool is_open() const { return open_ && !finished_; }
+    connect_timings timings() const { return timings_; }
+    connection_stats stats() const { return stats_; }
+
+  private:
+    enum class out_kind { text, ping, close };
+    struct out_item {
+        out_kind kind;
+        std::string data;
+        std::uint16_t code;
+    };
+
+    // ---- helpers --------------------------------------------------------------------------
+
+    close_info make_info(close_class kind, int ws_code, std::error_code ec, std::string message) {
+        close_info info;
+        info.kind = kind;
+        info.ws_code = ws_code;
+        info.error = ec;
+        info.message = log::redact(message);
+        info.stage = stage_;
+        info.was_open = open_;
+        return info;
+    }
+
+    bool detached() const { return detached_.load(std::memory_order_acquire); }
+
+    template <typename F>
+    void with_ws(F&& f) {
+        if (tls_) f(*tls_);
+        if (plain_) f(*plain_);
+    }
+
+    beast::tcp_stream& lowest() {
+        return tls_ ? beast::get_lowest_layer(*tls_) : beast::get_lowest_layer(*plain_);
+    }
+
+    void enqueue(out_item item) {
+        if (finished_ || closing_) {
+            ++stats_.dropped_sends;
+            return;
+        }
+        queue_.push_back(std::move(item));
+        stats_.max_queue_depth = std::max(stats_.max_queue_depth, queue_.size());
+        wake_.cancel();  // wakes the writer if it is waiting (harmless otherwise)
+    }
+
+    void begin_close(std::uint16_t code, std::string reason) {
+        if (finished_ || closing_) return;
+        local_close_ = true;
+        if (!open_) {
+            // Still connecting: abandon the attempt.
+            close_info info = make_info(close_class::normal, 0, {}, "closed before it opened");
+            info.local = true;
+            finish(std::move(info));
+            return;
+        }
+        queue_.push_back(out_item{out_kind::close, std::move(reason), code});
+        closing_ = true;
+        wake_.cancel();
+    }
+
+    // Ends the connection once: cancels every timer, closes the socket (aborting pending
+    // operations) and calls on_close unless the owner is gone.
+    void finish(close_info info) {
+        if (finished_) return;
+        finished_ = true;
+        beast::error_code ignored;
+        resolver_.cancel();
+        deadline_.cancel();
+        wake_.cancel();
+        ping_timer_.cancel();
+        watchdog_.cancel();
+        if (tls_ || plain_) lowest().socket().close(ignored);
+        queue_.clear();
+        if (info.kind == close_class::normal) {
+            log_->info("realtime: connection closed ({}{})", info.message,
+                       info.ws_code ? ", code " + std::to_string(info.ws_code) : std::string());
+        } else {
+            log_->warn("realtime: connection {} at {}: {}",
+                       info.fatal() ? "failed (fatal)" : "dropped (recoverable)", info.stage,
+                       info.message);
+        }
+        if (!detached() && h_.on_close) {
+            try {
+                h_.on_close(info);
+            } catch (const std::exception& e) {
+                log_->error("realtime: on_close handler threw: {}", e.what());
+            }
+        }
+    }
+
+    void step_done(std::chrono::nanoseconds connect_timings::*field, clock_type::time_point& t) {
+        const auto now = clock_type::now();
+        timings_.*field = now - t;
+        t = now;
+    }
+
+    // ---- the connect steps -----------------------------------------------------------------
+
+    static asio::awaitable<void> run(std::shared_ptr<impl> self) {
+        co_await self->connect_and_run();
+    }
+
+    asio::awaitable<void> connect_and_run() {
+        const auto t0 = clock_type::now();
+        auto t = t0;
+        const url_parts& url = opts_.target.url;
+
+        // Configuration checks first: they are fatal and need no network.
+        stage_ = "config";
+        if (!url.tls() && !is_loopback_host(url.host) && !opts_.allow_plain_ws) {
+            finish(make_info(close_class::fatal, 0, make_error_code(errc::bad_config),
+                             "refusing unencrypted ws:// to " + url.host +
+                                 " (not loopback): use wss:// or allow plain ws explicitly"));
+            co_return;
+        }
+        std::optional<url_parts> proxy;
+        try {
+            proxy = select_proxy(url, opts_);
+        } catch (const config_error& e) {
+            finish(make_info(close_class::fatal, 0, make_error_code(errc::bad_config), e.what()));
+            co_return;
+        }
+        if (url.tls()) {
+            if (!setup_tls_context()) co_return;
+            tls_ = std::make_unique<ws_tls>(strand_, ssl_ctx_);
+        } else {
+            plain_ = std::make_unique<ws_plain>(strand_);
+        }
+        if (finished_) co_return;  // close() or the destructor came first
+
+        // Resolve, under the connect budget (the resolver has no timeout of its own).
+        stage_ = "resolve";
+        const std::string& host = proxy ? proxy->host : url.host;
+        const std::uint16_t port = proxy ? proxy->port : url.port;
+        deadline_.expires_after(opts_.connect_timeout);
+        deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (!ec) {
+                self->deadline_hit_ = true;
+                self->resolver_.cancel();
+            }
+        });
+        beast::error_code ec;
+        auto results = co_await resolver_.async_resolve(
+            host, std::to_string(port), asio::redirect_error(asio::use_awaitable, ec));
+        if (finished_) co_return;
+        if (ec) {
+            const bool timeout = deadline_hit_;
+            finish(make_info(close_class::recoverable, 0,
+                             timeout ? make_error_code(errc::timed_out) : std::error_code(ec),
+                             timeout ? "resolving " + host + " timed out"
+                                     : "cannot resolve " + host + ": " + ec.message()));
+            co_return;
+        }
+        step_done(&connect_timings::resolve, t);
+
+        // TCP connect with what is left of the budget (beast::tcp_stream's timeout).
+        stage_ = "connect";
+        const auto left = deadline_.expiry() - clock_type::now();
+        deadline_.cancel();
+        lowest().expires_after(std::max<clock_type::duration>(left, std::chrono::milliseconds(1)));
+        co_await lowest().async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
+        if (finished_) co_return;
+        if (ec) {
+            const bool timeout = ec == beast::error::timeout;
+            finish(make_info(
+                close_class::recoverable, 0,
+                timeout ? make_error_code(errc::timed_out) : std::error_code(ec),
+                (timeout ? "connect to " + host + ":" + std::to_string(port) + " timed out"
+                         : "cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                               ec.message()) +
+                    (proxy ? " (the proxy)" : "")));
+            co_return;
+        }
+        lowest().socket().set_option(tcp::no_delay(true), ec);  // small events go out at once
+        step_done(&connect_timings::connect, t);
+
+        if (proxy) {
+            stage_ = "proxy";
+            if (!co_await proxy_connect(*proxy)) co_return;
+            step_done(&connect_timings::proxy, t);
+        }
+
+        if (tls_) {
+            stage_ = "tls";
+            if (!co_await tls_handshake()) co_return;
+            step_done(&connect_timings::tls, t);
+            stage_ = "upgrade";
+            if (!co_await upgrade(*tls_)) co_return;
+        } else {
+            stage_ = "upgrade";
+            if (!co_await upgrade(*plain_)) co_return;
+        }
+        step_done(&connect_timings::upgrade, t);
+        timings_.total = clock_type::now() - t0;
+
+        stage_ = "open";
+        open_ = true;
+        last_rx_ = clock_type::now();
+        log_->info("realtime: connected to {} in {:.1f} ms{}", url.str(),
+                   std::chrono::duration<double, std::milli>(timings_.total).count(),
+                   proxy ? " via proxy " + proxy->host_port() : std::string());
+        if (!detached() && h_.on_open) {
+            try {
+                h_.on_open();
+            } catch (const std::exception& e) {
+                log_->error("realtime: on_open handler threw: {}", e.what());
+            }
+        }
+        if (finished_) co_return;
+        if (tls_) {
+            co_await session(*tls_);
+        } else {
+            co_await session(*plain_);
+        }
+    }
+
+    // Returns false (having failed the connection) when the context cannot be set up.
+    bool setup_tls_context() {
+        beast::error_code ec;
+        SSL_CTX_set_min_proto_version(ssl_ctx_.native_handle(), TLS1_2_VERSION);
+        if (opts_.insecure_skip_verify) {
+            ssl_ctx_.set_verify_mode(ssl::verify_none);
+            return true;
+        }
+        ssl_ctx_.set_verify_mode(ssl::verify_peer);
+        ssl_ctx_.set_default_verify_paths(ec);
+        if (ec) log_->warn("realtime: cannot load the system CA store: {}", ec.message());
+        if (!opts_.ca_file.empty()) {
+            ssl_ctx_.load_verify_file(opts_.ca_file, ec);
+            if (ec) {
+                finish(make_info(close_class::fatal, 0, make_error_code(errc::bad_config),
+                                 "cannot load CA file '" + opts_.ca_file + "': " + ec.message()));
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // HTTP CONNECT host:port through the proxy; on success the socket is a raw tunnel.
+    asio::awaitable<bool> proxy_connect(const url_parts& proxy) {
+        const url_parts& url = opts_.target.url;
+        http::request<http::empty_body> req{http::verb::connect, url.host_port(), 11};
+        req.set(http::field::host, url.host_port());
+        req.set(http::field::user_agent, opts_.user_agent);
+        if (!proxy.user.empty()) {
+            const std::string token = base64(proxy.user + ":" + proxy.password);
+            log::add_secret(token);
+            req.set(http::field::proxy_authorization, "Basic " + token);
+        }
+        lowest().expires_after(opts_.connect_timeout);
+        beast::error_code ec;
+        co_await http::async_write(lowest(), req, asio::redirect_error(asio::use_awaitable, ec));
+        beast::flat_buffer buffer;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(64 * 1024);
+        if (!ec && !finished_) {
+            // A 2xx answer to CONNECT has no body whatever its headers say (RFC 9110 9.3.6).
+            co_await http::async_read_header(lowest(), buffer, parser,
+                                             asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (finished_) co_return false;
+        if (ec) {
+            const bool timeout = ec == beast::error::timeout;
+            finish(make_info(close_class::recoverable, 0,
+                             timeout ? make_error_code(errc::timed_out) : std::error_code(ec),
+                             "proxy " + proxy.host_port() +
+                                 (timeout ? " did not answer CONNECT in time"
+                                          : " failed during CONNECT: " + ec.message())));
+            co_return false;
+        }
+        const int status = static_cast<int>(parser.get().result_int());
+        if (status / 100 != 2) {
+            std::string why;
+            if (status == 407) {
+                why = proxy.user.empty() ? " (the proxy wants credentials: "
+                                           "http://user:password@host:port)"
+                                         : " (the proxy rejected the credentials)";
+            }
+            close_info info =
+                make_info(status == 407 ? close_class::fatal : classify_http_status(status), 0,
+                          make_error_code(status == 407 ? errc::auth_failed : errc::protocol),
+                          "proxy " + proxy.host_port() + " refused CONNECT to " + url.host_port() +
+                              ": HTTP " + std::to_string(status) + " " +
+                              std::string(parser.get().reason()) + why);
+            info.http_status = status;
+            finish(std::move(info));
+            co_return false;
+        }
+        if (buffer.size() != 0) {
+            finish(make_info(close_class::recoverable, 0, make_error_code(errc::protocol),
+                             "proxy " + proxy.host_port() + " sent data after 200 to CONNECT"));
+            co_return false;
+        }
+        co_return true;
+    }
+
+    asio::awaitable<bool> tls_handshake() {
+        const url_parts& url = opts_.target.url;
+        SSL* ssl = tls_->next_layer().native_handle();
+        // SNI: only for names; RFC 6066 forbids IP literals in server_name.
+        // (SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.)
+        if (!is_ip_literal(url.host)) {
+            SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                     const_cast<char*>(url.host.c_str()));
+        }
+        if (opts_.insecure_skip_verify) {
+            log_->warn(
+                "realtime: TLS CERTIFICATE VERIFICATION IS OFF for {}: anyone on the path can "
+                "read and change this session, API key included. Use --ca-file instead.",
+                url.host);
+        } else {
+            // Host-name (or IP) check by OpenSSL itself, so a mismatch is reported as such.
+            X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (is_ip_literal(url.host)) {
+                X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
+            } else {
+                X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), url.host.size());
+            }
+        }
+        lowest().expires_after(opts_.handshake_timeout);
+        beast::error_code ec;
+        co_await tls_->next_layer().async_handshake(ssl::stream_base::client,
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+        if (finished_) co_return false;
+        if (ec) {
+            const long verify = SSL_get_verify_result(ssl);
+            if (verify != X509_V_OK) {
+                finish(make_info(close_class::fatal, 0, ec,
+                                 "TLS certificate verification failed for " + url.host + ": " +
+                                     X509_verify_cert_error_string(verify) +
+                                     " (trust a private CA with --ca-file)"));
+            } else {
+                const bool timeout = ec == beast::error::timeout;
+                finish(make_info(
+                    close_class::recoverable, 0,
+                    timeout ? make_error_code(errc::timed_out) : std::error_code(ec),
+                    timeout ? "TLS handshake with " + url.host + " timed out"
+                            : "TLS handshake with " + url.host + " failed: " + ec.message()));
+            }
+            co_return false;
+        }
+        co_return true;
+    }
+
+    template <typename WS>
+    asio::awaitable<bool> upgrade(WS& ws) {
+        const url_parts& url = opts_.target.url;
+        // The websocket stream has its own timeouts from here on.
+        lowest().expires_never();
+        websocket::stream_base::timeout to{};
+        to.handshake_timeout = opts_.handshake_timeout;    // the upgrade and the close handshake
+        to.idle_timeout = websocket::stream_base::none();  // our own watchdog does this
+        to.keep_alive_pings = false;                       // our own pinger does this
+        ws.set_option(to);
+        ws.set_option(websocket::stream_base::decorator(
+            [headers = opts_.target.headers, ua = opts_.user_agent](websocket::request_type& req) {
+                req.set(http::field::user_agent, ua);
+                for (const auto& [name, value] : headers) req.set(name, value);
+            }));
+        ws.read_message_max(opts_.max_message_bytes);
+        ws.auto_fragment(false);  // one frame per message: less framing for big audio events
+        ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+            last_rx_ = clock_type::now();
+            if (kind == websocket::frame_type::pong) ++stats_.pongs_received;
+        });
+        const bool default_port = url.port == (url.tls() ? 443 : 80);
+        const std::string host_header =
+            default_port
+                ? (url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host)
+                : url.host_port();
+        websocket::response_type res;
+        beast::error_code ec;
+        co_await ws.async_handshake(res, host_header, url.target,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+        if (finished_) co_return false;
+        if (ec) {
+            const int status = static_cast<int>(res.result_int());
+            if (status != 0 && status != 101) {
+                std::string msg = "upgrade to " + url.str() + " rejected: HTTP " +
+                                  std::to_string(status) + " " + std::string(res.reason());
+                if (status == 401 || status == 403) msg += " (check the API key)";
+                if (status == 404) msg += " (check the model / deployment and the URL)";
+                if (const auto excerpt = body_excerpt(res.body()); !excerpt.empty()) {
+                    msg += ": " + excerpt;
+                }
+                const errc code = status == 401 || status == 403 ? errc::auth_failed
+                                  : status == 404                ? errc::not_found
+                                                                 : errc::protocol;
+                close_info info =
+                    make_info(classify_http_status(status), 0, make_error_code(code), msg);
+                info.http_status = status;
+                finish(std::move(info));
+            } else {
+                const bool timeout = ec == beast::error::timeout;
+                finish(make_info(close_class::recoverable, 0,
+                                 timeout ? make_error_code(errc::timed_out) : std::error_code(ec),
+                                 timeout ? "WebSocket upgrade timed out"
+                                         : "WebSocket upgrade failed: " + ec.message()));
+            }
+            co_return false;
+        }
+        co_return true;
+    }
+
+    // ---- the open session ------------------------------------------------------------------
+
+    template <typename WS>
+    asio::awaitable<void> session(WS& ws) {
+        auto self = shared_from_this();
+        asio::co_spawn(strand_, writer(self, ws), asio::detached);
+        if (opts_.ping_interval.count() > 0) asio::co_spawn(strand_, pinger(self), asio::detached);
+        if (opts_.idle_timeout.count() > 0) asio::co_spawn(strand_, watchdog(self), asio::detached);
+
+        beast::flat_buffer buffer;
+        beast::error_code ec;
+        for (;;) {
+            co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec || finished_) break;
+            last_rx_ = clock_type::now();
+            ++stats_.messages_received;
+            stats_.bytes_received += buffer.size();
+            if (!detached() && h_.on_message) {
+                // flat_buffer is one contiguous block.
+                const auto data = buffer.data();
+                try {
+                    h_.on_message(
+                        std::string_view(static_cast<const char*>(data.data()), data.size()));
+                } catch (const std::exception& e) {
+                    log_->error("realtime: on_message handler threw: {}", e.what());
+                }
+            }
+            buffer.consume(buffer.size());
+            if (finished_) co_return;
+        }
+        if (finished_) co_return;
+        finish(read_failure(ws, ec));
+    }
+
+    template <typename WS>
+    close_info read_failure(WS& ws, const beast::error_code& ec) {
+        if (local_close_ && ec != websocket::error::closed) {
+            close_info info = make_info(close_class::normal, 1006, ec,
+                                        "closed by us; the server did not answer: " + ec.message());
+            info.local = true;
+            return info;
+        }
+        if (ec == websocket::error::closed) {
+            const auto& r = ws.reason();
+            int code = static_cast<int>(r.code);
+            if (code == static_cast<int>(websocket::close_code::none)) code = 1005;
+            const std::string reason(r.reason.data(), r.reason.size());
+            close_class kind = local_close_ ? close_class::normal : classify_close_code(code);
+            std::string msg = local_close_ ? "closed by us" : "server closed the connection";
+            msg += " with " + std::to_string(code) + (reason.empty() ? "" : " (" + reason + ")");
+            close_info info = make_info(kind, code, make_error_code(errc::closed), msg);
+            info.reason = log::redact(reason);
+            info.local = local_close_;
+            return info;
+        }
+        if (ec == websocket::error::message_too_big) {
+            return make_info(close_class::recoverable, 1009, ec,
+                             "the server sent a message over the " +
+                                 std::to_string(opts_.max_message_bytes) + "-byte limit");
+        }
+        // EOF, reset, stream_truncated (TLS without close_notify), timeouts: a drop.
+        return make_info(close_class::recoverable, 1006, ec,
+                         "connection lost without a close frame: " + ec.message());
+    }
+
+    // The one writer: exactly one write (message, ping or close) in flight at any time.
+    template <typename WS>
+    static asio::awaitable<void> writer(std::shared_ptr<impl> self, WS& ws) {
+        beast::error_code ec;
+        while (!self->finished_) {
+            if (self->queue_.empty()) {
+                self->wake_.expires_at(clock_type::time_point::max());
+                co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                continue;  // woken by enqueue (operation_aborted) or by finish
+            }
+            out_item item = std::move(self->queue_.front());
+            self->queue_.pop_front();
+            ++self->writes_in_flight_;
+            self->stats_.max_writes_in_flight =
+                std::max(self->stats_.max_writes_in_flight, self->writes_in_flight_);
+            switch (item.kind) {
+                case out_kind::text:
+                    ws.text(true);
+                    co_await ws.async_write(asio::buffer(item.data),
+                                            asio::redirect_error(asio::use_awaitable, ec));
+                    if (!ec) {
+                        ++self->stats_.messages_sent;
+                        self->stats_.bytes_sent += item.data.size();
+                    }
+                    break;
+                case out_kind::ping:
+                    co_await ws.async_ping({}, asio::redirect_error(asio::use_awaitable, ec));
+                    if (!ec) ++self->stats_.pings_sent;
+                    break;
+                case out_kind::close:
+                    co_await ws.async_close(
+                        websocket::close_reason(static_cast<websocket::close_code>(item.code),
+                                                item.data.substr(0, 123)),
+                        asio::redirect_error(asio::use_awaitable, ec));
+                    --self->writes_in_flight_;
+                    // The reader sees the server's answer (or the failure) and finishes.
+                    co_return;
+            }
+            --self->writes_in_flight_;
+            if (ec && !self->finished_) {
+                self->finish(self->make_info(close_class::recoverable, 1006, ec,
+                                             "connection lost while sending: " + ec.message()));
+                co_return;
+            }
+        }
+    }
+
+    static asio::awaitable<void> pinger(std::shared_ptr<impl> self) {
+        beast::error_code ec;
+        while (!self->finished_) {
+            self->ping_timer_.expires_after(self->opts_.ping_interval);
+            co_await self->ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec || self->finished_ || self->closing_) co_return;
+            self->queue_.push_back(out_item{out_kind::ping, {}, 0});
+            self->wake_.cancel();
+        }
+    }
+
+    static asio::awaitable<void> watchdog(std::shared_ptr<impl> self) {
+        beast::error_code ec;
+        while (!self->finished_) {
+            self->watchdog_.expires_at(self->last_rx_ + self->opts_.idle_timeout);
+            co_await self->watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (self->finished_ || (ec && ec != asio::error::operation_aborted)) co_return;
+            if (ec) continue;
+            if (clock_type::now() - self->last_rx_ >= self->opts_.idle_timeout) {
+                const auto secs = std::chrono::duration<double>(self->opts_.idle_timeout).count();
+                self->finish(self->make_info(
+                    close_class::recoverable, 1006, make_error_code(errc::timed_out),
+                    "no frames from the server for " + std::to_string(secs).substr(0, 5) +
+                        " s: treating the connection as dropped"));
+                co_return;
+            }
+        }
+    }
+
+    strand_type strand_;
+    connection_options opts_;
+    handlers h_;
+    ssl::context ssl_ctx_;
+    tcp::resolver resolver_;
+    asio::steady_timer deadline_;
+    asio::steady_timer wake_;
+    asio::steady_timer ping_timer_;
+    asio::steady_timer watchdog_;
+    std::unique_ptr<ws_tls> tls_;
+    std::unique_ptr<ws_plain> plain_;
+    std::deque<out_item> queue_;
+    std::shared_ptr<spdlog::logger> log_;
+
+    std::atomic<bool> detached_{false};
+    std::atomic<bool> started_{false};
+    std::string stage_ = "config";
+    bool open_ = false;
+    bool closing_ = false;
+    bool local_close_ = false;
+    bool finished_ = false;
+    bool deadline_hit_ = false;
+    int writes_in_flight_ = 0;
+    clock_type::time_point last_rx_{};
+    connect_timings timings_;
+    connection_stats stats_;
+};
+
+connection::connection(asio::io_context& ioc, connection_options opts, handlers h)
+    : impl_(std::make_shared<impl>(ioc, std::move(opts), std::move(h))) {}
+
+connection::~connection() {
+    if (impl_) impl_->detach();
+}
+
+void connection::start() {
+    impl_->start();
+}
+void connection::send(std::string text) {
+    impl_->send(std::move(text));
+}
+void connection::close(std::uint16_t code, std::string reason) {
+    impl_->close(code, std::move(reason));
+}
+bool connection::is_open() const {
+    return impl_->is_open();
+}
+connect_timings connection::timings() const {
+    return impl_->timings();
+}
+connection_stats connection::stats() const {
+    return impl_->stats();
+}
+
+}  // namespace ava::realtime
