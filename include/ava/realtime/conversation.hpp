@@ -1,0 +1,441 @@
+// The conversation: the sans-IO state machine with the rules of a realtime voice session
+// (DESIGN.md sections 2-3): barge-in and truncation, one response at a time, the tool-call flow,
+// transcript order, reconnect with re-seeding, session rollover, metrics.
+//
+// It owns no sockets, devices, threads or clocks. Every input carries `now` (steady clock).
+// Inputs queue actions; the integrator takes them with drain() and carries them out in order.
+//
+// Threading: NOT thread-safe. Call every method from one thread (the io_context thread). The
+// audio side reports playback through the io_context (post), never from the audio callback.
+//
+// ---- Contract with the integrator ----------------------------------------------------------
+// Connection:
+//  - Before the first socket opens, nothing is sent; mic audio is buffered (bounded).
+//  - The app opens a socket and calls on_connected() once the WebSocket is up. The conversation
+//    emits session.update first, then (after a reconnect) the re-seeded history, typed lines
+//    that waited for the connection, then the mic audio buffered meanwhile.
+//  - When a socket drops or a connect attempt fails, the app calls on_disconnected(). The
+//    conversation answers with act::reconnect{delay} (wait `delay`, open a new socket, report
+//    on_connected or on_disconnected again) or act::fatal (stop; do not retry).
+//  - act::reconnect with `rollover` set is emitted while the socket is still open (session cap
+//    ahead, quiet moment): the app closes the old socket itself WITHOUT reporting
+//    on_disconnected for it, then opens a new one at once.
+//  - After act::fatal every input is ignored and nothing more is emitted.
+// Playback (audio side, via the io_context):
+//  - act::play{item_id, pcm}: append to the one continuous playback ring, tagged by item.
+//  - on_playback_started(item): the first sample of that item reached the device.
+//  - on_playback_progress(item, heard): periodic; samples of the item the listener has heard
+//    (rendered minus output latency still in flight).
+//  - act::flush_playback{item}: fade and drop everything queued (all items), then report
+//    on_playback_flushed(item, heard) with what was heard of that item. The conversation
+//    sends the truncate (or delete) only after that report, so the value is what was heard.
+//  - on_playback_idle(): the ring ran dry (everything queued has been heard).
+// Tools:
+//  - act::call_tool{call_id, name, arguments}: run it (in parallel, with a timeout) and report
+//    on_tool_result(call_id, output, is_error) exactly once per call, even on timeout.
+//
+// Decisions (documented here because integrators and tests rely on them):
+//  - Tool calls of a response cancelled by a barge-in: results still go to the model as
+//    function_call_output items (the calls ran and may have had side effects), but no
+//    response.create follows: the user has the floor and the next response will see them.
+//  - Tool calls pending when the connection drops: the new session has no such call_id, so their
+//    results are discarded with a notice (the history is re-seeded as text only).
+//  - A `server_error` error event is a warning only; if the server cannot go on it closes the
+//    socket and the reconnect path takes over. A failed response.create is not retried.
+//  - Mic audio is dropped on purpose (not counted) while muted, and with manual turns (push to
+//    talk) between on_talk_end and the next on_talk_start.
+//  - While disconnected, mic audio is buffered up to `offline_audio`; beyond that the OLDEST is
+//    dropped (the latest speech matters most), counted, and reported as a warning.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <variant>
+#include <vector>
+
+#include "ava/core/pcm.hpp"
+#include "ava/realtime/backoff.hpp"
+#include "ava/realtime/events.hpp"
+
+namespace ava::realtime {
+
+using steady_time = std::chrono::steady_clock::time_point;
+
+/// USD per 1M tokens (protocol reference section 8). Defaults: gpt-realtime / gpt-realtime-1.5
+/// (~Sep 2026). Prices change: the app should fill these from its config.
+struct token_prices {
+    double text_in = 4.00;
+    double text_cached = 0.40;
+    double text_out = 16.00;
+    double audio_in = 32.00;
+    double audio_cached = 0.40;
+    double audio_out = 64.00;
+    double image_in = 5.00;
+    double image_cached = 0.50;
+};
+
+/// Cost of one usage record: sum over modalities of (in - cached) * P_in + cached * P_cached,
+/// plus text and audio output. Cached tokens are part of the input count, never added twice.
+double cost_usd(const usage& u, const token_prices& p) noexcept;
+
+struct conversation_options {
+    /// Sent as session.update on every (re)connect; include the tools here.
+    session_config session;
+    /// Samples per input_audio_buffer.append (default 20 ms at 24 kHz).
+    std::size_t frame_samples = core::frame_samples;
+    /// Mic audio kept while disconnected; beyond that the oldest is dropped (and counted).
+    std::chrono::milliseconds offline_audio{10000};
+    /// Re-seed bounds: at most this many history lines and characters (the newest are kept).
+    std::size_t reseed_max_items = 30;
+    std::size_t reseed_max_chars = 12000;
+    /// How long an assistant line waits for the user line before it to become final.
+    std::chrono::milliseconds transcript_wait{4000};
+    /// Push to talk: a turn shorter than this is cleared, not committed (server minimum 100 ms).
+    std::chrono::milliseconds min_commit{100};
+    /// Session cap (60 min on OpenAI GA, 30 on Azure); session.created's expires_at wins when
+    /// the app passes the wall clock to on_connected. Roll over after cap - margin, when quiet.
+    std::chrono::milliseconds max_session{std::chrono::minutes{60}};
+    std::chrono::milliseconds rollover_margin{std::chrono::minutes{5}};
+    backoff_options reconnect;
+    /// Jitter source for the reconnect backoff (tests inject one); empty = random.
+    backoff::jitter_source jitter;
+    token_prices prices;
+};
+
+/// What the UI shows.
+enum class conv_status {
+    connecting,
+    listening,
+    user_speaking,
+    thinking,
+    assistant_speaking,
+    calling_tool,
+    reconnecting,
+};
+std::string_view to_string(conv_status s) noexcept;
+
+enum class speaker { user, assistant };
+
+/// Why a barge-in happened.
+enum class interrupt_source { server_vad, manual, push_to_talk };
+
+// ---- actions ---------------------------------------------------------------------------------
+namespace act {
+
+/// Send this event on the socket (event_id already set).
+struct send {
+    client_event event;
+};
+/// Append decoded assistant audio to the playback ring, tagged with its item.
+struct play {
+    std::string item_id;
+    std::vector<core::sample> pcm;
+};
+/// Barge-in: silence output now (short fade), drop everything queued, then report
+/// on_playback_flushed(item_id, heard).
+struct flush_playback {
+    std::string item_id;
+};
+/// Run a tool; report on_tool_result(call_id, ...) exactly once.
+struct call_tool {
+    std::string call_id;
+    std::string name;
+    std::string arguments_json;
+};
+/// One transcript line (or an update of it). Lines are keyed by item_id; `position` is the
+/// item's index in conversation order when emitted. Non-final updates may come at any time;
+/// FINAL lines are released in conversation order (a user line whose transcript is late blocks
+/// later finals for at most `transcript_wait`; when it completes after that it is released with
+/// its own position).
+struct transcript {
+    std::string item_id;
+    speaker role = speaker::user;
+    std::string text;     ///< for the assistant: what was heard (all of it without a barge-in)
+    std::string unheard;  ///< assistant after a barge-in: the cut-off tail (not heard)
+    bool final = false;
+    bool failed = false;  ///< user: the transcription failed (text is empty)
+    bool unheard_estimated =
+        false;  ///< the heard/unheard split is estimated (see conversation.cpp)
+    std::size_t position = 0;
+};
+struct status {
+    conv_status value = conv_status::connecting;
+};
+/// Something the user may want to know; the conversation goes on.
+struct notice {
+    enum class level { info, warning };
+    level lvl = level::info;
+    std::string text;
+};
+/// Stop: the session cannot go on (bad key, no quota, 401/403/404, retries exhausted).
+struct fatal {
+    std::string message;
+    std::error_code code;
+};
+/// Open a new socket after `delay` (see the contract above). `rollover`: the current socket is
+/// still open and should be closed by the app (no on_disconnected for it).
+struct reconnect {
+    std::chrono::milliseconds delay{0};
+    int attempt = 0;  ///< 1-based try number since the last good session; 0 for a rollover
+    bool rollover = false;
+    std::string reason;
+};
+/// Latency of one turn: end of user speech to the first assistant sample at the device.
+struct turn_metrics {
+    int turn = 0;  ///< 1-based user turn number
+    std::chrono::milliseconds latency{0};
+};
+/// Token usage of one finished response and the running session cost.
+struct usage_metrics {
+    std::string response_id;
+    usage tokens;
+    double cost_usd = 0;
+    double session_cost_usd = 0;
+};
+
+}  // namespace act
+
+using action = std::variant<act::send, act::play, act::flush_playback, act::call_tool,
+                            act::transcript, act::status, act::notice, act::fatal, act::reconnect,
+                            act::turn_metrics, act::usage_metrics>;
+
+/// How a connection ended (or a connect attempt failed).
+struct disconnect_info {
+    int http_status = 0;  ///< HTTP status of a failed upgrade (401, 403, 404, 5xx); 0 = none
+    int close_code = 0;   ///< WebSocket close code (1000, 1001, 1006, ...); 0 = none/network
+    std::string reason;   ///< for messages (must not contain secrets)
+};
+
+/// Session totals (DESIGN rule 6 / peer-lessons 4.8-4.9).
+struct session_summary {
+    int user_turns = 0;  ///< committed user audio turns and typed lines
+    int responses = 0;   ///< response.done received
+    int interruptions = 0;
+    int reconnects = 0;  ///< successful reconnects after the first connection
+    int tool_calls_ok = 0;
+    int tool_calls_failed = 0;
+    std::int64_t user_words = 0;
+    std::int64_t assistant_words = 0;  ///< heard words only
+    std::vector<std::chrono::milliseconds> latencies;
+    std::optional<std::chrono::milliseconds> latency_p50;  ///< nearest rank
+    std::optional<std::chrono::milliseconds> latency_p95;
+    usage tokens;  ///< summed over response.done
+    double cost_usd = 0;
+    std::int64_t mic_samples_dropped = 0;  ///< buffer overflow while disconnected
+    std::int64_t late_deltas_dropped = 0;  ///< audio deltas of cancelled/flushed items
+};
+
+class conversation {
+  public:
+    explicit conversation(conversation_options opts);
+
+    // ---- inputs (each may queue actions; take them with drain()) ----
+    /// The WebSocket is up. `unix_now_s`: wall-clock seconds, if the app wants session.created's
+    /// expires_at to set the rollover deadline (otherwise max_session is used).
+    void on_connected(steady_time now, std::optional<std::int64_t> unix_now_s = std::nullopt);
+    void on_disconnected(const disconnect_info& info, steady_time now);
+    /// A decoded server event (by value: audio is moved into the play action).
+    void on_server_event(server_event ev, steady_time now);
+    /// 24 kHz mono mic audio, any length; sent in frames of `frame_samples`.
+    void on_mic_audio(core::pcm_view pcm, steady_time now);
+    /// Typed user text: an item plus a response.create (queued behind an active response).
+    void on_user_text(std::string_view text, steady_time now);
+    /// Manual barge-in (a key or the API).
+    void on_interrupt(steady_time now);
+    /// Push to talk (manual turns, turn_detection null). Ignored with a notice under VAD.
+    void on_talk_start(steady_time now);
+    void on_talk_end(steady_time now);
+    void set_muted(bool muted, steady_time now);
+    void on_playback_started(std::string_view item_id, steady_time now);
+    void on_playback_progress(std::string_view item_id, std::int64_t heard_samples,
+                              steady_time now);
+    void on_playback_flushed(std::string_view item_id, std::int64_t heard_samples, steady_time now);
+    void on_playback_idle(steady_time now);
+    /// A tool finished. `is_error`: `output` is an error text (or a JSON object) for the model.
+    void on_tool_result(std::string_view call_id, std::string_view output, bool is_error,
+                        steady_time now);
+    /// Timers: transcript wait timeouts and the rollover check. Call every ~250 ms.
+    void on_tick(steady_time now);
+
+    // ---- outputs ----
+    /// Actions queued since the last drain, in the order they must be carried out.
+    std::vector<action> drain();
+    [[nodiscard]] session_summary summary() const;
+    [[nodiscard]] conv_status current_status() const noexcept { return status_; }
+    [[nodiscard]] bool stopped() const noexcept { return stopped_; }
+    /// A response is in flight (response.create sent or response.created seen, no done yet).
+    [[nodiscard]] bool response_in_flight() const noexcept {
+        return response_ != response_state::none;
+    }
+
+  private:
+    enum class link_state { never_connected, online, reconnecting };
+    enum class response_state { none, requested, active };
+
+    struct item_rec {
+        std::string id;
+        speaker role = speaker::user;
+        bool is_message = true;  ///< function calls etc. take a position but carry no line
+        bool seeded = false;
+        std::string response_id;
+        std::string text;  ///< transcript / typed text so far
+        bool text_done = false;
+        bool failed = false;
+        bool has_audio = false;
+        std::int64_t received = 0;  ///< samples received
+        std::int64_t heard = 0;     ///< samples heard (progress / flushed)
+        bool audio_done = false;
+        bool played_out = false;
+        bool flush_pending = false;  ///< flush_playback sent, waiting for the report
+        bool flushed = false;        ///< drop later deltas
+        bool cut = false;            ///< heard/unheard split decided
+        std::string heard_text;
+        std::string unheard_text;
+        bool estimated = false;
+        bool stale = false;  ///< from a previous connection: never truncate/delete it
+        bool released = false;
+        steady_time added_at{};
+    };
+
+    struct tool_batch {
+        std::vector<std::string> call_ids;
+        std::map<std::string, std::optional<std::string>> outputs;
+        bool response_done = false;
+        bool cancelled = false;
+    };
+
+    void emit(action a) { out_.push_back(std::move(a)); }
+    std::string next_event_id();
+    /// Gives the event an event_id, remembers its type for error correlation, queues it.
+    std::string send(client_event ev);
+    void notice(std::string text, bool warning);
+    void fatal(std::string message, std::error_code code);
+    void update_status();
+    /// End of every input: release final lines, check the rollover, update the status.
+    void after_input(steady_time now);
+    /// Forget the state tied to the server conversation that just ended.
+    void leave_connection(steady_time now);
+    [[nodiscard]] bool online() const noexcept { return link_ == link_state::online; }
+    [[nodiscard]] bool manual_turns() const noexcept;
+    [[nodiscard]] bool server_interrupts() const noexcept;
+
+    item_rec& ensure_item(const std::string& id, const std::optional<std::string>& prev,
+                          speaker role, steady_time now);
+    item_rec* find_item(std::string_view id);
+    std::size_t position_of(std::string_view id) const;
+    void emit_line(item_rec& rec, bool final);
+    void release_finals(steady_time now);
+    void finish_item_text(item_rec& rec);
+    void cut_item_text(item_rec& rec);
+    [[nodiscard]] bool line_ready(const item_rec& rec) const;
+
+    void request_response(steady_time now);
+    void send_response_create();
+    void response_finished(const response_info& r, steady_time now);
+    void barge_in(interrupt_source src, steady_time now);
+    void add_tool_call(const std::string& response_id, const std::string& call_id,
+                       const std::string& name, const std::string& args);
+    void maybe_finish_batch(const std::string& response_id, steady_time now);
+    void mark_played_out(item_rec& rec);
+    void check_rollover(steady_time now);
+    void handle_error(const error_info& e, steady_time now);
+    void buffer_offline(std::vector<core::sample> frame);
+    void reseed();
+
+    void handle(server::error& e, steady_time now);
+    void handle(server::session_created& e, steady_time now);
+    void handle(server::session_updated& e, steady_time now);
+    void handle(server::conversation_item_added& e, steady_time now);
+    void handle(server::conversation_item_done& e, steady_time now);
+    void handle(server::input_transcription_delta& e, steady_time now);
+    void handle(server::input_transcription_completed& e, steady_time now);
+    void handle(server::input_transcription_failed& e, steady_time now);
+    void handle(server::speech_started& e, steady_time now);
+    void handle(server::speech_stopped& e, steady_time now);
+    void handle(server::input_audio_committed& e, steady_time now);
+    void handle(server::response_created& e, steady_time now);
+    void handle(server::response_done& e, steady_time now);
+    void handle(server::output_item_added& e, steady_time now);
+    void handle(server::output_item_done& e, steady_time now);
+    void handle(server::output_audio_delta& e, steady_time now);
+    void handle(server::output_audio_done& e, steady_time now);
+    void handle(server::output_audio_transcript_delta& e, steady_time now);
+    void handle(server::output_audio_transcript_done& e, steady_time now);
+    void handle(server::output_text_delta& e, steady_time now);
+    void handle(server::output_text_done& e, steady_time now);
+    void handle(server::function_call_arguments_done& e, steady_time now);
+    void handle(server::conversation_item_truncated& e, steady_time now);
+    void handle(server::conversation_item_deleted& e, steady_time now);
+    void handle(unknown_event& e, steady_time now);
+    void handle(decode_error& e, steady_time now);
+    template <class T>
+    void handle(T&, steady_time) {}  // events with no effect on the rules
+
+    conversation_options opts_;
+    backoff backoff_;
+    std::vector<action> out_;
+    bool stopped_ = false;
+    conv_status status_ = conv_status::connecting;
+    bool status_emitted_ = false;
+
+    // link
+    link_state link_ = link_state::never_connected;
+    bool expired_ = false;  ///< session_expired seen: the next drop reconnects at once
+    std::optional<steady_time> rollover_at_;
+    std::optional<std::int64_t> unix_at_connect_;
+    steady_time connected_at_{};
+    int generation_ = 0;  ///< connections so far (ids of seeded items carry it)
+    std::uint64_t event_seq_ = 0;
+    std::uint64_t item_seq_ = 0;
+    std::deque<std::pair<std::string, std::string_view>> sent_ids_;  ///< event_id -> type
+
+    // effective turn detection (from options, then session.updated)
+    std::optional<turn_detection> turn_;
+    bool transcribing_ = false;  ///< input transcription on: user audio items get lines
+
+    // responses
+    response_state response_ = response_state::none;
+    std::string active_response_id_;
+    std::string create_event_id_;  ///< the response.create in flight (requested)
+    bool pending_create_ = false;
+    bool cancel_when_created_ = false;
+    bool drop_when_created_ = false;
+    std::set<std::string> dropped_responses_;  ///< deltas of these are dropped
+
+    // items and transcripts (conversation order)
+    std::map<std::string, item_rec, std::less<>> items_;
+    std::vector<std::string> order_;
+    std::set<std::string, std::less<>> seed_ids_;
+    std::string current_audio_item_;
+    bool playback_active_ = false;
+    std::vector<std::string> unsent_user_texts_;
+
+    // tools
+    std::map<std::string, tool_batch> batches_;  ///< by response id
+    std::map<std::string, std::string, std::less<>> call_to_response_;
+    std::set<std::string> abandoned_calls_;  ///< calls of a connection that dropped
+
+    // mic
+    bool muted_ = false;
+    bool user_speaking_ = false;
+    bool talking_ = false;  ///< push to talk held
+    std::int64_t talk_samples_ = 0;
+    std::vector<core::sample> mic_accum_;
+    std::deque<std::vector<core::sample>> offline_frames_;
+    std::int64_t offline_samples_ = 0;
+    std::int64_t dropped_since_report_ = 0;
+
+    // metrics
+    std::optional<steady_time> turn_end_at_;
+    int turn_no_ = 0;
+    session_summary sum_;
+};
+
+}  // namespace ava::realtime
