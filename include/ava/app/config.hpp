@@ -1,0 +1,246 @@
+// The typed configuration of ava-voice and its loader.
+//
+// One struct holds every setting. The loader builds it from four layers, each overriding the one
+// before: built-in defaults < a TOML file (the user's file in the platform config dir, or
+// `--config PATH`) < the environment (the real one, then a `.env` file in the working directory)
+// < command-line flags. It remembers where every value came from, so `--print-config` can say so.
+//
+// config/ava-voice.example.toml documents every key with its default; tests keep the two equal.
+//
+// Threads: the loader runs once at startup on the main thread. The resulting `config` is plain
+// data and may be copied and read from any thread afterwards.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ava/tools/settings.hpp"
+
+namespace ava::app {
+
+/// Which Realtime service to talk to.
+enum class provider_kind { openai, azure, sim };
+/// Turn detection: server VAD, semantic VAD, or manual turns (no server turn detection).
+enum class vad_kind { server, semantic, manual };
+/// Semantic VAD eagerness (maximum waits of 8 s, 4 s, 2 s; auto behaves like medium).
+enum class vad_eagerness { low, medium, high, automatic };
+/// Server-side input noise reduction.
+enum class noise_reduction_kind { near_field, far_field, off };
+/// What the model answers with (the protocol accepts one, not both).
+enum class output_modality { audio, text };
+/// How to keep the assistant from hearing itself through speakers.
+/// automatic: echo cancellation when built in, else gate the mic while the assistant speaks;
+/// aec: require echo cancellation; half_duplex: always gate; off: trust headphones.
+enum class echo_mode { automatic, aec, half_duplex, off };
+
+struct provider_config {
+    provider_kind kind = provider_kind::openai;
+    std::string model = "gpt-realtime";  ///< for Azure: overridden by azure.deployment when set
+    std::string endpoint;                ///< explicit ws(s):// URL; empty: derived (realtime_url)
+    std::string api_key_env;  ///< env var holding the key; empty: the provider's usual one
+    /// The key itself (secret). Never read from a file or flag: only from the variable named by
+    /// api_key_env (real environment first, then .env). Registered with ava::log::add_secret.
+    std::string api_key;
+};
+
+struct openai_config {
+    std::string base_url = "https://api.openai.com/v1";  ///< OPENAI_BASE_URL
+};
+
+struct azure_config {
+    std::string endpoint;    ///< https://<resource>.openai.azure.com (AZURE_OPENAI_ENDPOINT)
+    std::string deployment;  ///< the deployment name (AZURE_OPENAI_DEPLOYMENT)
+};
+
+struct sim_config {
+    std::string scenario;  ///< simulator scenario file; empty: the built-in demo scenario
+};
+
+struct session_config {
+    std::string voice = "marin";
+    double speed = 1.0;             ///< 0.25 .. 1.5
+    std::string instructions;       ///< inline system prompt (the key); see resolved_instructions
+    std::string instructions_file;  ///< or read it from this file
+    output_modality modality = output_modality::audio;
+    noise_reduction_kind noise_reduction = noise_reduction_kind::near_field;
+    /// Filled by the loader: the prompt sent in session.update (the file's text, the inline text,
+    /// or the built-in default from config/instructions.md). Not a config key.
+    std::string resolved_instructions;
+};
+
+struct vad_config {
+    vad_kind type = vad_kind::server;
+    double threshold = 0.5;  ///< 0 .. 1 (server VAD)
+    std::chrono::milliseconds prefix_padding{300};
+    std::chrono::milliseconds silence_duration{500};
+    vad_eagerness eagerness = vad_eagerness::automatic;  ///< semantic VAD
+    bool create_response = true;
+    bool interrupt_response = true;
+    std::chrono::milliseconds idle_timeout{0};  ///< 0: none
+};
+
+struct transcription_config {
+    std::string model = "gpt-4o-mini-transcribe";  ///< empty: no input transcription
+    std::string language;                          ///< ISO-639-1 hint; empty: auto
+};
+
+struct audio_config {
+    std::string input_device;             ///< name (substring) or index; empty: the system default
+    std::string output_device;            ///< name (substring) or index; empty: the system default
+    std::chrono::milliseconds frame{20};  ///< capture frame (5 .. 100 ms)
+    std::chrono::milliseconds playback_start{40};  ///< buffered audio before playback starts
+    echo_mode echo = echo_mode::automatic;
+};
+
+struct headless_config {
+    std::string input_wav;     ///< use this WAV as the microphone instead of a device
+    std::string output_wav;    ///< write the assistant's audio here instead of a speaker
+    std::string record_wav;    ///< record both directions (stereo: mic left, assistant right)
+    std::string events_jsonl;  ///< write every wire event (secrets redacted) as JSON lines
+    bool fast = false;         ///< run file devices as fast as possible instead of real time
+};
+
+struct logging_config {
+    std::string level = "info";  ///< trace, debug, info, warn, error, critical, off
+    std::string file;            ///< also log here when not empty
+};
+
+struct ui_config {
+    bool color = true;  ///< NO_COLOR or --no-color turn it off
+};
+
+/// USD per 1M tokens, for the cost meter (defaults: gpt-realtime, protocol reference section 8).
+struct price_table {
+    double text_in = 4.00;
+    double text_cached_in = 0.40;
+    double text_out = 16.00;
+    double audio_in = 32.00;
+    double audio_cached_in = 0.40;
+    double audio_out = 64.00;
+};
+
+/// Reconnect on a dropped connection: exponential backoff with jitter.
+struct reconnect_policy {
+    std::chrono::milliseconds initial_backoff{1000};
+    std::chrono::milliseconds max_backoff{60000};
+    int max_tries = 5;  ///< 0: never reconnect
+};
+
+struct network_config {
+    std::string ca_file;                ///< extra CA bundle (PEM); the system store is kept
+    bool insecure_skip_verify = false;  ///< DANGEROUS: no certificate check (loud warning)
+    std::string proxy;                  ///< http://host:port for CONNECT (HTTPS_PROXY)
+    std::string no_proxy;               ///< hosts that bypass the proxy (NO_PROXY)
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::milliseconds ping_interval{15000};  ///< WebSocket pings; 0: none
+};
+
+/// Every setting of ava-voice. Plain data; copy freely.
+struct config {
+    provider_config provider;
+    openai_config openai;
+    azure_config azure;
+    sim_config sim;
+    session_config session;
+    vad_config vad;
+    transcription_config transcription;
+    audio_config audio;
+    headless_config headless;
+    logging_config logging;
+    ui_config ui;
+    price_table prices;
+    reconnect_policy reconnect;
+    network_config network;
+    tools::tools_settings tools;
+
+    /// The WebSocket URL to connect to: provider.endpoint when set, else derived from the
+    /// provider (OpenAI: base_url as ws(s) + /realtime?model=; Azure: the resource endpoint +
+    /// /openai/v1/realtime?model=<deployment>). Empty for the simulator without an endpoint
+    /// (the app then starts one in-process).
+    std::string realtime_url() const;
+    /// The variable the API key is read from (api_key_env, or the provider's usual one).
+    std::string api_key_variable() const;
+};
+
+/// One value for a key, given as text (how flags and `--set` arrive).
+struct setting {
+    std::string key;     ///< dotted key, e.g. "session.voice"
+    std::string value;   ///< text as on the command line
+    std::string origin;  ///< where it came from, e.g. "flag --voice"
+};
+
+/// Looks up an environment variable; nullopt when unset.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/// The process environment (std::getenv).
+env_lookup process_env();
+
+/// Where the layers come from. main() fills it from the process; tests fill it by hand.
+struct config_sources {
+    /// `--config PATH`: must exist. When set, user_file is not read.
+    std::optional<std::filesystem::path> explicit_file;
+    /// The platform default (see default_config_path); read only when it exists.
+    std::optional<std::filesystem::path> user_file;
+    /// The real environment. Unset means: no environment at all.
+    env_lookup env;
+    /// `.env` (usually in the working directory); read only when it exists. Real env wins.
+    std::optional<std::filesystem::path> dotenv_file;
+    /// Flags, applied last, in order.
+    std::vector<setting> flags;
+};
+
+/// The loaded config, where each value came from, and what the user should be told.
+struct loaded_config {
+    config cfg;
+    /// key -> "default", "file PATH:LINE", "env NAME", ".env:LINE NAME" or "flag --x".
+    std::map<std::string, std::string> origins;
+    /// Worth a warning (unknown voice, insecure TLS, ...). The caller logs them.
+    std::vector<std::string> warnings;
+    /// Debug detail (which files were read). The caller logs them.
+    std::vector<std::string> notes;
+};
+
+/// Builds the config from the layers. Throws ava::config_error with one clear line (file, line
+/// and column where it applies) for malformed TOML, unknown keys, wrong types, out-of-range
+/// values and unreadable files. Registers every secret with ava::log::add_secret at once.
+loaded_config load_config(const config_sources& sources);
+
+/// The platform's user config file: $XDG_CONFIG_HOME/ava-voice/config.toml (or
+/// ~/.config/ava-voice/config.toml) on Linux, ~/Library/Application Support/ava-voice/config.toml
+/// on macOS, %APPDATA%\ava-voice\config.toml on Windows. nullopt when no base dir is known.
+std::optional<std::filesystem::path> default_config_path(const env_lookup& env);
+
+/// The effective config as TOML, with the same keys as the example file. Secrets appear as
+/// "[redacted]" (or "(not set)" in a comment). With origins, each value gets a comment saying
+/// where it came from.
+std::string to_toml(const loaded_config& loaded, bool with_origins);
+
+/// What the loader knows about a key.
+struct key_info {
+    std::string name;       ///< dotted, e.g. "vad.threshold"
+    bool secret = false;    ///< shown redacted
+    bool repeated = false;  ///< a field of [[tools.command]] (may appear many times)
+    bool map = false;       ///< a free-form table (tools.email.address_book)
+};
+
+/// Every key the loader accepts, in file order.
+const std::vector<key_info>& known_keys();
+
+/// The built-in default system prompt (config/instructions.md, compiled in).
+std::string_view default_instructions();
+
+/// Names for the enums, as they appear in config files.
+std::string_view to_string(provider_kind v);
+std::string_view to_string(vad_kind v);
+std::string_view to_string(vad_eagerness v);
+std::string_view to_string(noise_reduction_kind v);
+std::string_view to_string(output_modality v);
+std::string_view to_string(echo_mode v);
+
+}  // namespace ava::app

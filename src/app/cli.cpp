@@ -1,0 +1,382 @@
+// CLI11 mapping and the front end. CLI11 is used only in this file.
+#include "ava/app/cli.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "ava/core/error.hpp"
+#include "ava/core/log.hpp"
+#include "ava_app_generated.hpp"
+
+#if defined(AVA_HAVE_AUDIO)
+#include "ava/audio/devices.hpp"
+#endif
+
+namespace ava::app {
+namespace {
+
+/// A flag that sets one config key. `fixed` flags take no value and set that text.
+struct flag_def {
+    const char* flag;
+    const char* key;
+    const char* value_name;
+    const char* fixed;
+    const char* group;
+    const char* help;
+};
+
+constexpr const char* g_provider = "Provider";
+constexpr const char* g_session = "Voice and turn taking";
+constexpr const char* g_audio = "Audio devices";
+constexpr const char* g_headless = "Headless (files instead of devices)";
+constexpr const char* g_net = "Network";
+constexpr const char* g_log = "Logging and output";
+
+// The order here is the order flags are applied (later wins for the same key).
+constexpr flag_def flag_table[] = {
+    {"--provider", "provider.name", "openai|azure|sim", nullptr, g_provider,
+     "Realtime service (sim: the built-in offline simulator)"},
+    {"--model", "provider.model", "NAME", nullptr, g_provider, "Realtime model, e.g. gpt-realtime"},
+    {"--endpoint", "provider.endpoint", "URL", nullptr, g_provider,
+     "Realtime WebSocket URL (ws:// or wss://), overriding the provider's"},
+    {"--api-key-env", "provider.api_key_env", "NAME", nullptr, g_provider,
+     "Read the API key from this environment variable (keys are never accepted as flags)"},
+    {"--scenario", "sim.scenario", "FILE", nullptr, g_provider, "Simulator scenario file"},
+    {"--voice", "session.voice", "NAME", nullptr, g_session,
+     "Voice: alloy ash ballad coral echo sage shimmer verse marin cedar (or a custom voice)"},
+    {"--speed", "session.speed", "X", nullptr, g_session, "Speaking speed, 0.25 to 1.5"},
+    {"--instructions", "session.instructions", "TEXT", nullptr, g_session, "System prompt text"},
+    {"--instructions-file", "session.instructions_file", "FILE", nullptr, g_session,
+     "Read the system prompt from FILE"},
+    {"--text", "session.output_modality", nullptr, "text", g_session,
+     "Text-only answers (no assistant audio)"},
+    {"--vad", "vad.type", "server|semantic|manual", nullptr, g_session,
+     "Turn detection (manual: you end turns yourself)"},
+    {"--threshold", "vad.threshold", "0..1", nullptr, g_session,
+     "Server VAD activation threshold (higher needs louder speech)"},
+    {"--prefix-ms", "vad.prefix_padding_ms", "MS", nullptr, g_session,
+     "Audio kept before detected speech"},
+    {"--silence-ms", "vad.silence_duration_ms", "MS", nullptr, g_session,
+     "Silence that ends a turn"},
+    {"--eagerness", "vad.eagerness", "low|medium|high|auto", nullptr, g_session,
+     "Semantic VAD eagerness"},
+    {"--input-device", "audio.input_device", "NAME|INDEX", nullptr, g_audio,
+     "Microphone (see --list-devices)"},
+    {"--output-device", "audio.output_device", "NAME|INDEX", nullptr, g_audio,
+     "Speaker (see --list-devices)"},
+    {"--echo", "audio.echo", "auto|aec|half_duplex|off", nullptr, g_audio,
+     "Echo handling (off: you use headphones)"},
+    {"--input", "headless.input_wav", "FILE.wav", nullptr, g_headless,
+     "Use a WAV file as the microphone"},
+    {"--output", "headless.output_wav", "FILE.wav", nullptr, g_headless,
+     "Write the assistant's audio to a WAV file"},
+    {"--record", "headless.record_wav", "FILE.wav", nullptr, g_headless,
+     "Record the conversation (mic left, assistant right)"},
+    {"--events", "headless.events_jsonl", "FILE.jsonl", nullptr, g_headless,
+     "Log every wire event as JSON lines (secrets redacted)"},
+    {"--fast", "headless.fast", nullptr, "true", g_headless,
+     "Run file devices as fast as possible, not in real time"},
+    {"--ca-file", "network.ca_file", "FILE", nullptr, g_net, "Extra CA certificates (PEM)"},
+    {"--insecure-skip-verify", "network.insecure_skip_verify", nullptr, "true", g_net,
+     "DANGEROUS: do not verify the server certificate"},
+    {"--proxy", "network.proxy", "URL", nullptr, g_net,
+     "HTTPS proxy (default: HTTPS_PROXY from the environment)"},
+    {"--log-level", "logging.level", "LEVEL", nullptr, g_log,
+     "trace, debug, info, warn, error, critical or off"},
+    {"--log-file", "logging.file", "FILE", nullptr, g_log, "Also write the log to FILE"},
+    {"--no-color", "ui.color", nullptr, "false", g_log, "No colours (also: NO_COLOR=1)"},
+};
+
+constexpr const char* footer = R"(Settings come from, each overriding the one before:
+  built-in defaults < config file < environment (.env in the working directory fills gaps)
+  < flags.
+Config file: $XDG_CONFIG_HOME/ava-voice/config.toml (~/.config/ava-voice/config.toml), or
+  --config PATH. Every key is documented in config/ava-voice.example.toml.
+Environment: OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT,
+  AZURE_OPENAI_DEPLOYMENT, HTTPS_PROXY, NO_PROXY, NO_COLOR, AVA_LOG_LEVEL,
+  HOME_ASSISTANT_TOKEN, AVA_SMTP_PASSWORD.
+
+Examples:
+  ava-voice                                   talk (OpenAI, default devices)
+  ava-voice --voice sage --silence-ms 500     another voice, quicker turns
+  ava-voice --provider sim --input q.wav --output a.wav --fast   offline, headless
+  ava-voice --print-config                    show every setting and where it came from)";
+
+std::string yes_no(bool b) {
+    return b ? "enabled" : "disabled";
+}
+
+int list_devices(std::ostream& out, std::ostream& err) {
+#if defined(AVA_HAVE_AUDIO)
+    const auto devices = audio::list_devices();
+    if (devices.empty()) {
+        err << "ava-voice: no audio devices found (no sound server or hardware).\n"
+               "  For headless use: ava-voice --input FILE.wav --output FILE.wav\n";
+        return 1;
+    }
+    out << std::right << std::setw(5) << "index"
+        << "  " << std::setw(3) << "in" << ' ' << std::setw(3) << "out" << ' ' << std::setw(7)
+        << "rate"
+        << "  " << std::left << std::setw(12) << "host API"
+        << "name\n";
+    for (const auto& d : devices) {
+        out << std::right << std::setw(5) << d.index << "  " << std::setw(3) << d.max_input_channels
+            << ' ' << std::setw(3) << d.max_output_channels << ' ' << std::setw(7)
+            << static_cast<long>(d.default_sample_rate) << "  " << std::left << std::setw(12)
+            << d.host_api << d.name;
+        if (d.default_input) out << "  [default input]";
+        if (d.default_output) out << "  [default output]";
+        out << '\n';
+    }
+    return 0;
+#else
+    (void)out;
+    err << "ava-voice: audio device support is not built into this binary.\n"
+           "  For headless use: ava-voice --input FILE.wav --output FILE.wav\n";
+    return 1;
+#endif
+}
+
+int list_providers(const config& cfg, std::ostream& out) {
+    const auto mark = [&](provider_kind k) { return cfg.provider.kind == k ? "  (selected)" : ""; };
+    out << "openai  OpenAI Realtime API (GA); key from OPENAI_API_KEY; URL from OPENAI_BASE_URL"
+        << mark(provider_kind::openai) << '\n';
+    out << "azure   Azure OpenAI Realtime (GA); key from AZURE_OPENAI_API_KEY; "
+           "AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT"
+        << mark(provider_kind::azure) << '\n';
+    out << "sim     the built-in offline Realtime simulator (no key, no network; --scenario FILE)"
+        << mark(provider_kind::sim) << '\n';
+    return 0;
+}
+
+int list_tools(const config& cfg, std::ostream& out) {
+    const auto& t = cfg.tools;
+    out << "calendar  " << yes_no(t.calendar.enabled)
+        << (t.calendar.source.empty() ? "  (no source: set tools.calendar.source)"
+                                      : "  source " + t.calendar.source)
+        << '\n';
+    out << "lights    " << yes_no(t.lights.enabled)
+        << (t.lights.base_url.empty() ? "  (no Home Assistant: set tools.lights.base_url)"
+                                      : "  " + t.lights.base_url)
+        << (t.lights.token.empty() ? ", no token" : ", token set") << '\n';
+    out << "weather   " << yes_no(t.weather.enabled) << "  Open-Meteo, " << t.weather.units
+        << (t.weather.default_location.empty() ? "" : ", default " + t.weather.default_location)
+        << '\n';
+    out << "email     " << yes_no(t.email.enabled)
+        << (t.email.smtp_url.empty() ? "  (no server: set tools.email.smtp_url)"
+                                     : "  " + t.email.smtp_url)
+        << (t.email.confirm ? ", asks before sending" : ", sends without asking") << '\n';
+    for (const auto& c : t.commands) {
+        out << c.name << "  command: ";
+        for (std::size_t i = 0; i < c.argv.size(); ++i) out << (i ? " " : "") << c.argv[i];
+        if (!c.description.empty()) out << "  (" << c.description << ')';
+        out << '\n';
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::string_view version() {
+    return generated::version;
+}
+
+command_line parse_command_line(int argc, const char* const* argv) {
+    CLI::App app{"ava-voice: a realtime voice assistant for the terminal", "ava-voice"};
+    app.footer(footer);
+    app.get_formatter()->column_width(34);
+    app.set_help_flag("-h,--help", "Show this help and exit");
+
+    std::string config_path;
+    app.add_option("-c,--config", config_path, "Config file (TOML); it must exist")
+        ->type_name("FILE")
+        ->group("Configuration");
+    std::vector<std::string> set_values;
+    app.add_option("--set", set_values,
+                   "Set any config key, e.g. --set transcription.language=de (repeatable)")
+        ->type_name("KEY=VALUE")
+        ->group("Configuration");
+    // add_flag(name, description) is ambiguous with string literals in CLI11 2.1.
+    const auto add_switch = [&app](const char* name, const char* description) {
+        return app.add_flag(std::string(name))->description(description);
+    };
+    auto* print_config = add_switch("--print-config",
+                                    "Print the effective config as TOML (secrets redacted), "
+                                    "saying where each value came from")
+                             ->group("Information");
+    auto* list_dev = add_switch("--list-devices", "List audio devices")->group("Information");
+    auto* list_prov = add_switch("--list-providers", "List providers")->group("Information");
+    auto* list_tool =
+        add_switch("--list-tools", "List tools and whether they are enabled")->group("Information");
+    auto* version_flag = add_switch("-V,--version", "Print the version")->group("Information");
+
+    std::vector<std::string> values(std::size(flag_table));
+    std::vector<CLI::Option*> opts;
+    for (std::size_t i = 0; i < std::size(flag_table); ++i) {
+        const auto& f = flag_table[i];
+        CLI::Option* o = nullptr;
+        if (f.fixed != nullptr) {
+            o = add_switch(f.flag, f.help);
+        } else {
+            o = app.add_option(f.flag, values[i], f.help)->type_name(f.value_name);
+        }
+        o->group(f.group);
+        opts.push_back(o);
+    }
+
+    command_line cl;
+    cl.help = app.help();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        cl.cmd = command::help;
+        return cl;
+    } catch (const CLI::CallForAllHelp&) {
+        cl.cmd = command::help;
+        return cl;
+    } catch (const CLI::ParseError& e) {
+        throw config_error(e.what());
+    }
+
+    if (!config_path.empty() || app.count("--config") > 0) {
+        if (config_path.empty()) throw config_error("--config: the path is empty");
+        cl.config_file = std::filesystem::path(config_path);
+    }
+    for (std::size_t i = 0; i < std::size(flag_table); ++i) {
+        const auto& f = flag_table[i];
+        if (opts[i]->count() == 0) continue;
+        cl.settings.push_back({f.key, f.fixed != nullptr ? std::string(f.fixed) : values[i],
+                               "flag " + std::string(f.flag)});
+    }
+    for (const auto& s : set_values) {
+        const auto eq = s.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            throw config_error("--set '" + s + "': expected KEY=VALUE");
+        }
+        cl.settings.push_back({s.substr(0, eq), s.substr(eq + 1), "flag --set " + s.substr(0, eq)});
+    }
+
+    if (version_flag->count() > 0) {
+        cl.cmd = command::version;
+    } else if (print_config->count() > 0) {
+        cl.cmd = command::print_config;
+    } else if (list_dev->count() > 0) {
+        cl.cmd = command::list_devices;
+    } else if (list_prov->count() > 0) {
+        cl.cmd = command::list_providers;
+    } else if (list_tool->count() > 0) {
+        cl.cmd = command::list_tools;
+    }
+    return cl;
+}
+
+config_sources process_sources(const command_line& cl) {
+    config_sources s;
+    s.env = process_env();
+    s.explicit_file = cl.config_file;
+    if (!cl.config_file) s.user_file = default_config_path(s.env);
+    s.dotenv_file = std::filesystem::path(".env");
+    s.flags = cl.settings;
+    return s;
+}
+
+std::string summary(const config& c) {
+    std::ostringstream os;
+    const std::string url = c.realtime_url();
+    os << "provider   " << to_string(c.provider.kind) << "  "
+       << (url.empty() ? "(in-process simulator)" : url) << '\n';
+    if (c.provider.kind != provider_kind::sim) {
+        os << "api key    " << (c.provider.api_key.empty() ? "not set" : "set") << " ("
+           << c.api_key_variable() << ")\n";
+    }
+    os << "voice      " << c.session.voice << ", speed " << c.session.speed << ", answers in "
+       << to_string(c.session.modality) << '\n';
+    os << "turns      " << to_string(c.vad.type) << " VAD";
+    if (c.vad.type == vad_kind::server) {
+        os << ", threshold " << c.vad.threshold << ", prefix " << c.vad.prefix_padding.count()
+           << " ms, silence " << c.vad.silence_duration.count() << " ms";
+    } else if (c.vad.type == vad_kind::semantic) {
+        os << ", eagerness " << to_string(c.vad.eagerness);
+    }
+    os << '\n';
+    os << "input      "
+       << (!c.headless.input_wav.empty()
+               ? "file " + c.headless.input_wav
+               : "device " + (c.audio.input_device.empty() ? "(default)" : c.audio.input_device))
+       << '\n';
+    os << "output     "
+       << (!c.headless.output_wav.empty()
+               ? "file " + c.headless.output_wav
+               : "device " + (c.audio.output_device.empty() ? "(default)" : c.audio.output_device))
+       << '\n';
+    std::string tools;
+    const auto add = [&](bool on, const char* name) {
+        if (on) tools += (tools.empty() ? "" : ", ") + std::string(name);
+    };
+    add(c.tools.calendar.enabled, "calendar");
+    add(c.tools.lights.enabled, "lights");
+    add(c.tools.weather.enabled, "weather");
+    add(c.tools.email.enabled, "email");
+    for (const auto& cmd : c.tools.commands) add(true, cmd.name.c_str());
+    os << "tools      " << (tools.empty() ? "none" : tools) << '\n';
+    return os.str();
+}
+
+int main_entry(int argc, const char* const* argv, const run_function& run, std::ostream& out,
+               std::ostream& err) {
+    // Every message that leaves here goes through redact(): a secret can hide in an error text.
+    const auto fail = [&](const std::string& msg, int code) {
+        err << "ava-voice: error: " << log::redact(msg) << '\n';
+        err.flush();
+        return code;
+    };
+    try {
+        const command_line cl = parse_command_line(argc, argv);
+        if (cl.cmd == command::help) {
+            out << cl.help;
+            return 0;
+        }
+        if (cl.cmd == command::version) {
+            out << "ava-voice " << version() << '\n';
+            return 0;
+        }
+
+        const loaded_config loaded = load_config(process_sources(cl));
+        const config& cfg = loaded.cfg;
+        log::init({cfg.logging.level, cfg.logging.file, true});
+        const auto lg = log::get("app");
+        lg->debug("ava-voice {} starting", version());
+        for (const auto& n : loaded.notes) lg->debug("{}", n);
+        for (const auto& w : loaded.warnings) lg->warn("{}", w);
+        lg->trace("effective config:\n{}", to_toml(loaded, true));
+
+        switch (cl.cmd) {
+            case command::print_config:
+                out << to_toml(loaded, true);
+                return 0;
+            case command::list_devices:
+                return list_devices(out, err);
+            case command::list_providers:
+                return list_providers(cfg, out);
+            case command::list_tools:
+                return list_tools(cfg, out);
+            default:
+                break;
+        }
+        if (!run) return fail("nothing to run", 1);
+        return run(cfg);
+    } catch (const config_error& e) {
+        return fail(e.what(), 2);
+    } catch (const std::exception& e) {
+        return fail(e.what(), 1);
+    } catch (...) {
+        return fail("unexpected failure", 1);
+    }
+}
+
+}  // namespace ava::app
