@@ -1,0 +1,153 @@
+// ava::session: a realtime voice session as a library (what ava-voice itself is built on).
+//
+// It wires the pieces on ONE io thread of its own: the TLS WebSocket (realtime::connection), the
+// codec, the sans-IO conversation (realtime::conversation, which holds every protocol rule), the
+// audio engine with its device (or the embedder's own audio), and the tool runner (handlers run
+// on worker threads; results are posted back). Embedders register callbacks and call
+// send_audio / send_text / interrupt; nothing here exposes Asio, Beast, JSON or PortAudio.
+//
+// Threads: every public method may be called from any thread (they post to the io thread),
+// except add_tool()/tools(), which are for set-up before start(). Callbacks run on the io thread:
+// keep them short and never call wait() from one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "ava/audio/device.hpp"
+#include "ava/audio/engine.hpp"
+#include "ava/core/pcm.hpp"
+#include "ava/realtime/connection.hpp"
+#include "ava/realtime/conversation.hpp"
+#include "ava/tools/registry.hpp"
+#include "ava/tools/tool.hpp"
+
+namespace ava {
+
+struct session_options {
+    /// Where to connect and how (URL, auth headers, TLS, proxy, keepalive).
+    realtime::connection_options connection;
+    /// The rules' settings. conversation.session.tools is filled from the tool registry at
+    /// start() (the offered tools), so leave it empty unless you want extra raw tool defs.
+    realtime::conversation_options conversation;
+
+    /// The audio device the engine drives (PortAudio, WAV or null). Empty: the embedder does its
+    /// own audio: feed the mic with send_audio() and play what on_audio delivers. The play clock
+    /// is then modelled by a null device rendering at real time (truncation assumes the listener
+    /// heard the audio at the pace it would play).
+    std::unique_ptr<audio::duplex_device> device;
+    /// Engine settings (start threshold, fade, ring sizes, DSP stage). device_rate is taken from
+    /// the device.
+    audio::engine_config engine;
+
+    /// Every event sent and received as JSON lines with CLOCK_MONOTONIC timestamps
+    /// (`t_mono_us`), audio payloads elided, secrets redacted. Empty: none.
+    std::string events_jsonl;
+    /// Two-channel recording: left the microphone (as sent), right the assistant (as played).
+    std::string record_wav;
+    /// Headless: end the session once the device's input is exhausted, no response or tool call
+    /// is pending and everything queued has been played (plus `linger` of quiet).
+    bool stop_when_input_done = false;
+    std::chrono::milliseconds linger{1500};
+    /// How often the io thread moves audio between the engine and the conversation.
+    std::chrono::milliseconds tick{10};
+};
+
+/// A transcript line or an update of it (see realtime::act::transcript for the ordering rules).
+struct transcript_line {
+    std::string item_id;
+    realtime::speaker role = realtime::speaker::user;
+    std::string text;     ///< assistant: what was heard
+    std::string unheard;  ///< assistant after a barge-in: the cut-off tail
+    bool final = false;
+    bool failed = false;
+    bool unheard_estimated = false;
+    std::size_t position = 0;
+};
+
+/// A tool call starting (no result yet) or finished.
+struct tool_event {
+    std::string call_id;
+    std::string name;
+    std::string arguments_json;
+    bool finished = false;
+    bool ok = false;
+    std::string output_json;  ///< when finished: what the model receives
+    std::chrono::milliseconds elapsed{0};
+};
+
+/// How a session ended.
+struct session_result {
+    enum class end {
+        stopped,     ///< stop() was called, or a signal
+        input_done,  ///< headless: the input ended and the last reply played
+        fatal,       ///< the service refused us (auth, quota, not found) or retries ran out
+    };
+    end how = end::stopped;
+    std::string message;   ///< for fatal: one clear line
+    std::error_code code;  ///< for fatal
+};
+
+struct session_callbacks {
+    std::function<void(const transcript_line&)> on_transcript;
+    /// Assistant audio as it arrives (24 kHz mono), before playback. Optional with a device.
+    std::function<void(std::string_view item_id, core::pcm_view pcm)> on_audio;
+    std::function<void(const tool_event&)> on_tool;
+    std::function<void(realtime::conv_status)> on_status;
+    /// Something worth telling the user; the session goes on.
+    std::function<void(std::string_view text, bool warning)> on_notice;
+    /// The assistant was interrupted (barge-in by voice, key or push-to-talk).
+    std::function<void()> on_interrupted;
+    std::function<void(const realtime::act::turn_metrics&)> on_turn;
+    std::function<void(const realtime::act::usage_metrics&)> on_usage;
+};
+
+class session {
+  public:
+    session(session_options opts, session_callbacks cbs);
+    ~session();  ///< stop() and wait()
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    /// The registry whose offered tools go into session.update. Set-up only (before start()).
+    tools::registry& tools();
+    /// Registers a C++ function as a tool (before start()). `fn` runs on a worker thread with
+    /// validated arguments and returns JSON text; throwing reports the error to the model.
+    void add_tool(tools::tool_spec spec, std::function<std::string(std::string_view args)> fn);
+
+    /// Starts the io thread, the device and the connection. Throws std::system_error when the
+    /// device cannot start (ava::errc::no_device with advice) or options are invalid.
+    void start();
+
+    void send_audio(core::pcm_view pcm);  ///< embedder audio (without a device), 24 kHz mono
+    void send_text(std::string text);     ///< a typed user message, then a response
+    void interrupt();                     ///< cancel the reply now (with truncation)
+    void talk(bool pressed);              ///< push-to-talk (manual turns)
+    void set_muted(bool muted);
+    /// Ends the session gracefully (closes the socket, stops the device, finishes files).
+    void stop();
+
+    /// Blocks until the session has ended and everything is closed.
+    session_result wait();
+    /// Waits at most `timeout`; nullopt if still running.
+    std::optional<session_result> wait_for(std::chrono::milliseconds timeout);
+
+    [[nodiscard]] realtime::session_summary summary() const;
+    [[nodiscard]] audio::engine_stats audio_stats() const;
+    [[nodiscard]] audio::level input_level() const;
+    [[nodiscard]] audio::level output_level() const;
+    /// Start (connect call) to on_open of the first connection, and to session.updated.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> time_to_session_updated() const;
+
+  private:
+    class impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace ava
