@@ -339,6 +339,10 @@ void conversation::release_finals(steady_time now) {
                 rec.unheard_text.clear();
             }
             rec.released = true;
+            if (rec.role == speaker::assistant && trim(rec.heard_text).empty() &&
+                rec.unheard_text.empty()) {
+                continue;  // e.g. an item of an interrupted response: nothing to show
+            }
             emit_line(rec, true);
             if (rec.role == speaker::user) {
                 sum_.user_words += count_words(rec.text);
@@ -421,7 +425,10 @@ void conversation::leave_connection(steady_time now) {
             rec.text_done = true;  // its transcript will not come
             rec.failed = rec.text.empty();
         }
-        if (rec.role == speaker::assistant) rec.text_done = true;
+        if (rec.role == speaker::assistant) {
+            rec.text_done = true;
+            rec.audio_done = true;  // no more audio will come: the rest plays out, then idle
+        }
     }
     std::size_t discarded = 0;
     for (auto& [rid, batch] : batches_) {
@@ -813,9 +820,14 @@ void conversation::response_finished(const response_info& r, steady_time now) {
         active_response_id_.clear();
     }
 
-    // No more text for this response's items.
+    // No more text for this response's items. Assistant items we never tied to a response
+    // (no output_item.added and every delta dropped) are closed too, or their line would
+    // block every later final line.
     for (auto& [id, rec] : items_) {
-        if (rec.response_id == r.id && rec.role == speaker::assistant) rec.text_done = true;
+        if (rec.role != speaker::assistant) continue;
+        const bool listed = std::any_of(r.output.begin(), r.output.end(),
+                                        [&](const item& it) { return it.id == id; });
+        if (rec.response_id == r.id || rec.response_id.empty() || listed) rec.text_done = true;
     }
     // Function calls only listed in the final output (a codec or provider that gives no
     // arguments.done): collect them too.

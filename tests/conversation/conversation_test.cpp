@@ -842,6 +842,56 @@ TEST_F(Conversation, TextModalityDeltasAreLines) {
     EXPECT_EQ(lines[0].text, "Hello");
 }
 
+TEST_F(Conversation, ItemOfInterruptedResponseDoesNotBlockLaterLines) {
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(speech_started("u1"));  // interrupted before any output
+    // The server still announces an item of r1 (no output_item.added) and streams a delta.
+    server::conversation_item_added added;
+    added.item = item{.id = "a1", .type = "message", .role = "assistant"};
+    ev(added);
+    ev(transcript_delta("r1", "a1", "never heard"));
+    auto acts = ev(response_done("r1", "cancelled"));
+    EXPECT_TRUE(finals(acts).empty());  // nothing to show for it
+    ev(committed("u1", "a1"));
+    auto lines = finals(ev(user_transcript("u1", "stop")));
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].text, "stop");
+}
+
+TEST_F(Conversation, LineOfAReplyCutByADropIsReleasedWhenItHasPlayed) {
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(assistant_item("r1", "a1"));
+    ev(transcript_delta("r1", "a1", "Half of a"));
+    ev(audio("r1", "a1", 4800));
+    c->on_disconnected({.close_code = 1006}, now);
+    EXPECT_TRUE(finals(c->drain()).empty());  // still playing what arrived
+    c->on_playback_idle(now);
+    auto lines = finals(c->drain());
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].text, "Half of a");
+}
+
+TEST_F(Conversation, BargeInOnAudioOfADeadConnectionFlushesButSendsNothing) {
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(assistant_item("r1", "a1"));
+    ev(audio("r1", "a1", 24000));
+    c->on_disconnected({.close_code = 1006}, now);
+    c->on_connected(now);  // the old audio is still playing
+    c->drain();
+    auto acts = ev(speech_started());
+    ASSERT_EQ(of<act::flush_playback>(acts).size(), 1u);
+    c->on_playback_flushed("a1", 4800, now);
+    acts = c->drain();
+    EXPECT_TRUE(sent<client::conversation_item_truncate>(acts).empty());  // unknown to the
+    EXPECT_TRUE(sent<client::conversation_item_delete>(acts).empty());    // new session
+}
+
 // ---- rule 5: reconnect, fatal, rollover --------------------------------------------------------
 
 TEST_F(Conversation, ReconnectReseedsHeardHistoryAsText) {

@@ -29,7 +29,11 @@
 //  - act::flush_playback{item}: fade and drop everything queued (all items), then report
 //    on_playback_flushed(item, heard) with what was heard of that item. The conversation
 //    sends the truncate (or delete) only after that report, so the value is what was heard.
-//  - on_playback_idle(): the ring ran dry (everything queued has been heard).
+//  - on_playback_idle(): the ring ran dry (everything queued has been heard). Confirm it on
+//    the io_context thread (ring empty there) before calling: play actions are applied on that
+//    thread, so a stale "idle" seen after a newer play would make a barge-in skip its flush.
+//  - Every act::flush_playback must be answered by on_playback_flushed (the truncate and the
+//    assistant's final line wait for it; a rollover waits for it too).
 // Tools:
 //  - act::call_tool{call_id, name, arguments}: run it (in parallel, with a timeout) and report
 //    on_tool_result(call_id, output, is_error) exactly once per call, even on timeout.
