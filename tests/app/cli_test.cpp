@@ -1,0 +1,192 @@
+// The real ava-voice executable, run as a child process with a clean environment: a temp HOME,
+// XDG_CONFIG_HOME and working directory, so the user's own config never leaks in.
+#include <gtest/gtest.h>
+
+#include <toml++/toml.h>
+#include <map>
+#include <regex>
+#include <string>
+
+#include "test_util.hpp"
+
+namespace {
+
+using ava::test::count_lines;
+using ava::test::run_ava;
+using ava::test::temp_dir;
+using ava::test::write_file;
+
+class Cli : public ::testing::Test {
+  protected:
+    std::map<std::string, std::string> env() const {
+        return {{"HOME", (dir_ / "home").string()},
+                {"XDG_CONFIG_HOME", (dir_ / "xdg").string()},
+                {"PATH", "/usr/bin:/bin"}};
+    }
+    ava::test::run_result run(const std::vector<std::string>& args) const {
+        return run_ava(args, env(), dir_.path());
+    }
+    ava::test::run_result run(const std::vector<std::string>& args,
+                              std::map<std::string, std::string> extra_env) const {
+        auto e = env();
+        for (auto& [k, v] : extra_env) e[k] = v;
+        return run_ava(args, e, dir_.path());
+    }
+    /// Asserts a usage/config error: exit code 2 and exactly one stderr line naming `fragment`.
+    void expect_usage_error(const std::vector<std::string>& args, const std::string& fragment) {
+        const auto r = run(args);
+        SCOPED_TRACE(r.err);
+        EXPECT_EQ(r.exit_code, 2);
+        EXPECT_EQ(r.err.rfind("ava-voice: error: ", 0), 0u);
+        EXPECT_EQ(count_lines(r.err), 1u);
+        EXPECT_NE(r.err.find(fragment), std::string::npos);
+        EXPECT_EQ(r.out, "");
+    }
+
+    temp_dir dir_;
+};
+
+TEST_F(Cli, VoiceAndSilenceFlagsShowInPrintConfig) {
+    const auto r = run({"--voice", "sage", "--silence-ms", "500", "--print-config"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("voice = \"sage\"  # flag --voice"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("silence_duration_ms = 500  # flag --silence-ms"), std::string::npos);
+    EXPECT_NE(r.out.find("threshold = 0.5  # default"), std::string::npos);
+    // The output is TOML with the example's keys.
+    const toml::table t = toml::parse(r.out);
+    EXPECT_EQ(t.at_path("session.voice").value<std::string>(), "sage");
+    EXPECT_EQ(t.at_path("vad.silence_duration_ms").value<std::int64_t>(), 500);
+    EXPECT_EQ(r.err, "");
+}
+
+TEST_F(Cli, NoKeyOrSecretReachesStdoutStderrOrLogFile) {
+    // One key that only registration can catch, one shaped like an OpenAI key.
+    const std::string key = "FAKEKEY-7d1e0c9b-recognisable";
+    const std::string shaped = "sk-proj-FAKEFAKEFAKE0123456789abcdef";
+    const std::string token = "HATOKEN-55aa-recognisable";
+    const std::string password = "SMTPPASS-99zz-recognisable";
+    const auto log = (dir_ / "ava.log").string();
+    write_file(dir_ / ".env", "AZURE_OPENAI_API_KEY=" + shaped + "\n");
+    const auto r = run({"--print-config", "--log-level", "trace", "--log-file", log},
+                       {{"OPENAI_API_KEY", key},
+                        {"HOME_ASSISTANT_TOKEN", token},
+                        {"AVA_SMTP_PASSWORD", password}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string logged = ava::test::read_file(log);
+    EXPECT_NE(logged.find("effective config"), std::string::npos) << "the log must not be empty";
+    for (const auto& secret : {key, shaped, token, password}) {
+        EXPECT_EQ(r.out.find(secret), std::string::npos) << secret;
+        EXPECT_EQ(r.err.find(secret), std::string::npos) << secret;
+        EXPECT_EQ(logged.find(secret), std::string::npos) << secret;
+    }
+    EXPECT_NE(r.out.find("# API key (OPENAI_API_KEY): [redacted]  # env OPENAI_API_KEY"),
+              std::string::npos);
+    EXPECT_NE(r.out.find("token = \"[redacted]\""), std::string::npos);
+}
+
+TEST_F(Cli, BadInputIsOneLineAndExitCodeTwo) {
+    expect_usage_error({"--threshold", "1.5"}, "vad.threshold must be between 0.0 and 1.0");
+    expect_usage_error({"--silence-ms", "-5"}, "must not be negative");
+    expect_usage_error({"--prefix-ms=-1"}, "must not be negative");
+    expect_usage_error({"--vad", "loud"}, "unknown value 'loud'");
+    expect_usage_error({"--config", "missing.toml"}, "'missing.toml' does not exist");
+    expect_usage_error({"--no-such-flag"}, "--no-such-flag");
+    expect_usage_error({"--api-key", "sk-should-never-be-accepted"}, "--api-key");
+    expect_usage_error({"--input", "missing.wav"}, "cannot read 'missing.wav'");
+    expect_usage_error({"--set", "vad.treshold=0.2"}, "did you mean 'vad.threshold'?");
+    write_file(dir_ / "bad.toml", "[session]\nvoice = \"ash\"\nspeed = \n");
+    expect_usage_error({"--config", "bad.toml"}, "bad.toml:3:");
+    write_file(dir_ / "unknown.toml", "[session]\nvoice = \"ash\"\nvolume = 3\n");
+    expect_usage_error({"--config", "unknown.toml"},
+                       "unknown.toml:3:1: unknown key 'session.volume'");
+    write_file(dir_ / "type.toml", "[vad]\nthreshold = \"high\"\n");
+    expect_usage_error({"--config", "type.toml"}, "type.toml:2:13: vad.threshold must be a number");
+}
+
+TEST_F(Cli, AKeyOnTheCommandLineIsNeverEchoed) {
+    const auto r = run({"--api-key", "sk-proj-NEVERECHOED0123456789abcdef"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err.find("NEVERECHOED"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnknownVoiceIsAcceptedWithAWarning) {
+    const auto r = run({"--voice", "my-custom-voice", "--print-config"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.err.find("not a built-in voice"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("voice = \"my-custom-voice\""), std::string::npos);
+}
+
+TEST_F(Cli, UserConfigEnvironmentAndDotEnvLayers) {
+    write_file(dir_ / "xdg/ava-voice/config.toml", "[session]\nvoice = \"ash\"\nspeed = 1.1\n");
+    write_file(dir_ / ".env", "AVA_LOG_LEVEL=warn\nNO_COLOR=1\n");
+    const auto r = run({"--print-config", "--speed", "0.9"}, {{"AVA_LOG_LEVEL", "error"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string user_file = (dir_ / "xdg/ava-voice/config.toml").string();
+    EXPECT_NE(r.out.find("voice = \"ash\"  # file " + user_file + ":2"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("speed = 0.9  # flag --speed"), std::string::npos);
+    EXPECT_NE(r.out.find("level = \"error\"  # env AVA_LOG_LEVEL"), std::string::npos);
+    EXPECT_NE(r.out.find("color = false  # .env:2 NO_COLOR"), std::string::npos);
+}
+
+TEST_F(Cli, VersionAndHelp) {
+    const auto v = run({"--version"});
+    EXPECT_EQ(v.exit_code, 0);
+    EXPECT_TRUE(std::regex_match(v.out, std::regex("ava-voice [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+        << v.out;
+    const auto h = run({"--help"});
+    EXPECT_EQ(h.exit_code, 0);
+    for (const char* flag : {"--voice",        "--model",        "--instructions-file",
+                             "--vad",          "--threshold",    "--prefix-ms",
+                             "--silence-ms",   "--input-device", "--output-device",
+                             "--list-devices", "--config",       "--print-config",
+                             "--log-level",    "--log-file",     "--provider",
+                             "--endpoint",     "--api-key-env",  "--input",
+                             "--output",       "--record",       "--events",
+                             "--fast",         "--scenario",     "--list-providers",
+                             "--list-tools",   "--ca-file",      "--insecure-skip-verify",
+                             "--no-color",     "--text"}) {
+        EXPECT_NE(h.out.find(flag), std::string::npos) << flag;
+    }
+}
+
+TEST_F(Cli, ListDevicesAnswersClearlyWithOrWithoutDevices) {
+    // With no sound server reachable (clean environment) there are usually no devices; either
+    // way the answer is a list (exit 0) or a clear message with the headless hint (exit 1).
+    const auto r = run({"--list-devices"});
+    ASSERT_NE(r.exit_code, -1) << "crashed";
+    if (r.exit_code == 0) {
+        EXPECT_NE(r.out.find("index"), std::string::npos);
+        EXPECT_GE(count_lines(r.out), 2u);
+    } else {
+        EXPECT_EQ(r.exit_code, 1);
+        EXPECT_NE(r.err.find("--input FILE.wav --output FILE.wav"), std::string::npos) << r.err;
+    }
+}
+
+TEST_F(Cli, ListProvidersAndTools) {
+    const auto p = run({"--list-providers", "--provider", "sim"});
+    EXPECT_EQ(p.exit_code, 0);
+    EXPECT_NE(p.out.find("sim     the built-in offline Realtime simulator"), std::string::npos);
+    EXPECT_EQ(p.out.find("(selected)"), p.out.rfind("(selected)"));  // exactly one
+    EXPECT_NE(p.out.find("simulator (no key, no network; --scenario FILE)  (selected)"),
+              std::string::npos);
+    write_file(dir_ / "c.toml",
+               "[tools.weather]\nenabled = true\n[[tools.command]]\nname = \"disk\"\n"
+               "argv = [\"df\", \"-h\"]\n");
+    const auto t = run({"--list-tools", "--config", "c.toml"});
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("weather   enabled"), std::string::npos) << t.out;
+    EXPECT_NE(t.out.find("lights    disabled"), std::string::npos);
+    EXPECT_NE(t.out.find("disk  command: df -h"), std::string::npos);
+}
+
+TEST_F(Cli, RunWithoutConversationSaysSo) {
+    const auto r = run({"--provider", "sim", "--text"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("provider   sim"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("answers in text"), std::string::npos);
+    EXPECT_NE(r.out.find("conversation is not built yet"), std::string::npos);
+}
+
+}  // namespace
