@@ -1,6 +1,7 @@
 // PortAudio full duplex, list_devices(). The only translation unit that includes portaudio.h.
 #include "ava/audio/portaudio_device.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <algorithm>
@@ -52,6 +53,19 @@ class quiet_stderr {
     int saved_ = -1;
 };
 
+// ALSA also prints "underrun occurred" and probe errors from its own error handler at any time
+// (not only during Pa_Initialize). Where PortAudio runs on ALSA, route that handler to a no-op;
+// PortAudio reports xruns to us through the callback flags instead. Looked up with dlsym so
+// there is no link dependency on libasound (absent on macOS and Windows).
+extern "C" void ava_quiet_alsa_handler(const char*, int, const char*, int, const char*, ...) {}
+
+void silence_alsa_errors() {
+    using handler_t = void (*)(const char*, int, const char*, int, const char*, ...);
+    using setter_t = int (*)(handler_t);
+    void* sym = ::dlsym(RTLD_DEFAULT, "snd_lib_error_set_handler");
+    if (sym != nullptr) reinterpret_cast<setter_t>(sym)(&ava_quiet_alsa_handler);
+}
+
 std::mutex pa_mutex;  // guards pa_users and every Pa_* call outside the callback
 int pa_users = 0;
 
@@ -63,6 +77,7 @@ class pa_session {
         if (pa_users == 0) {
             quiet_stderr quiet;
             const PaError err = Pa_Initialize();
+            silence_alsa_errors();
             if (err != paNoError) {
                 throw std::runtime_error(std::string("PortAudio failed to start: ") +
                                          Pa_GetErrorText(err));
@@ -195,7 +210,7 @@ class portaudio_device final : public duplex_device {
         return {.sample_rate = rate_,
                 .input_channels = neg_.in_channels,
                 .output_channels = neg_.out_channels,
-                .period_frames = opts_.frames_per_buffer};
+                .period_frames = frames_per_buffer()};
     }
 
     std::error_code start(device_callback& cb) override {
@@ -224,6 +239,12 @@ class portaudio_device final : public duplex_device {
     std::string_view description() const noexcept override { return description_; }
 
   private:
+    [[nodiscard]] unsigned long frames_per_buffer() const noexcept {
+        return opts_.period_ms <= 0
+                   ? 0UL
+                   : static_cast<unsigned long>(static_cast<long>(rate_) * opts_.period_ms / 1000);
+    }
+
     void describe() {
         const PaDeviceInfo* ii = Pa_GetDeviceInfo(neg_.in);
         const PaDeviceInfo* oi = Pa_GetDeviceInfo(neg_.out);
@@ -242,8 +263,8 @@ class portaudio_device final : public duplex_device {
         quiet_stderr quiet;
         PaError err = Pa_OpenStream(
             &stream_, &ip, &op, n.rate,
-            opts_.frames_per_buffer == 0 ? paFramesPerBufferUnspecified : opts_.frames_per_buffer,
-            paNoFlag, &portaudio_device::trampoline, this);
+            frames_per_buffer() == 0 ? paFramesPerBufferUnspecified : frames_per_buffer(), paNoFlag,
+            &portaudio_device::trampoline, this);
         if (err == paNoError) err = Pa_StartStream(stream_);
         if (err != paNoError) {
             last_error_ = Pa_GetErrorText(err);
@@ -263,8 +284,11 @@ class portaudio_device final : public duplex_device {
     }
 
     static int trampoline(const void* input, void* output, unsigned long frames,
-                          const PaStreamCallbackTimeInfo* time, PaStreamCallbackFlags,
+                          const PaStreamCallbackTimeInfo* time, PaStreamCallbackFlags flags,
                           void* user) noexcept {
+        if ((flags & (paInputOverflow | paOutputUnderflow)) != 0) {
+            static_cast<portaudio_device*>(user)->xruns_.fetch_add(1, std::memory_order_relaxed);
+        }
         static_cast<portaudio_device*>(user)->callback(static_cast<const std::int16_t*>(input),
                                                        static_cast<std::int16_t*>(output), frames,
                                                        time);
@@ -327,11 +351,19 @@ class portaudio_device final : public duplex_device {
         std::uint64_t last_beat = heartbeat_.load(std::memory_order_relaxed);
         auto last_change = std::chrono::steady_clock::now();
         auto backoff = std::chrono::milliseconds(250);
+        std::uint64_t last_xruns = 0;
+        auto last_xrun_log = last_change - std::chrono::seconds(10);
         while (!stopping_) {
             wake_.wait_for(ctl, std::chrono::milliseconds(250));
             if (stopping_) break;
             const auto now = std::chrono::steady_clock::now();
             const std::uint64_t beat = heartbeat_.load(std::memory_order_relaxed);
+            const std::uint64_t xruns = xruns_.load(std::memory_order_relaxed);
+            if (xruns != last_xruns && now - last_xrun_log > std::chrono::seconds(10)) {
+                log::get("audio")->debug("audio device: {} host xruns so far", xruns);
+                last_xruns = xruns;
+                last_xrun_log = now;
+            }
             if (beat != last_beat) {
                 last_beat = beat;
                 last_change = now;
@@ -409,7 +441,8 @@ class portaudio_device final : public duplex_device {
     std::array<core::sample, scratch_frames> in_mono_{};
     std::array<core::sample, scratch_frames> out_mono_{};
     std::atomic<std::uint64_t> heartbeat_{0};
-    std::mutex control_;  // control and watchdog threads; never the callback
+    std::atomic<std::uint64_t> xruns_{0};  // host-side over/underflows PortAudio reported
+    std::mutex control_;                   // control and watchdog threads; never the callback
     std::condition_variable wake_;
     bool stopping_ = false;
     std::thread watchdog_;

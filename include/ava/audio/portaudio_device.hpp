@@ -18,8 +18,11 @@ struct portaudio_options {
     /// Rate to ask for first. When the device does not offer it, the device's default rate and
     /// then 48000, 44100, 96000 are tried and the engine resamples.
     int preferred_rate = 24000;
-    /// Frames per callback; 0 lets PortAudio pick (lowest latency on PulseAudio: about 8 ms).
-    unsigned long frames_per_buffer = 0;
+    /// Device period in ms (frames per callback = rate * period_ms / 1000); 0 lets PortAudio
+    /// pick. 10 ms by default: through ALSA's PulseAudio plugin an unspecified period (about
+    /// 8 ms of buffering) underruns on a loaded machine and loses captured samples (measured in
+    /// tests/audio/device_test.cpp: correlation fell to 0.1-0.5), while 10 ms periods stay exact.
+    int period_ms = 10;
     /// Reopen the stream when it stops or stalls mid-session (device unplugged, server restart),
     /// falling back to the default devices, with backoff 0.25 s doubling to 5 s.
     bool auto_reopen = true;
