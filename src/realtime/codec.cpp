@@ -1080,10 +1080,11 @@ json item_json(const item& it) {
     return j;
 }
 
-json error_json(const error_info& e) {
+/// `full`: the top-level error event, whose type and message are always there (decode insists).
+json error_json(const error_info& e, bool full) {
     json j = object_with("type", e.type);
     if (!e.code.empty()) j["code"] = e.code;
-    if (!e.message.empty()) j["message"] = e.message;
+    if (full || !e.message.empty()) j["message"] = e.message;
     if (!e.param.empty()) j["param"] = e.param;
     if (!e.event_id.empty()) j["event_id"] = e.event_id;
     return j;
@@ -1122,7 +1123,7 @@ json response_json(const response_info& r) {
         json d = json::object();
         if (!r.details->type.empty()) d["type"] = r.details->type;
         if (!r.details->reason.empty()) d["reason"] = r.details->reason;
-        if (r.details->error) d["error"] = error_json(*r.details->error);
+        if (r.details->error) d["error"] = error_json(*r.details->error, false);
         j["status_details"] = std::move(d);
     }
     json output = json::array();
@@ -1184,7 +1185,7 @@ void write_fields(json& j, const client::response_cancel& e) {
 
 // server -> client
 void write_fields(json& j, const server::error& e) {
-    j["error"] = error_json(e.error);
+    j["error"] = error_json(e.error, true);
 }
 void write_fields(json& j, const server::session_created& e) {
     j["session"] = session_json(e.session);
@@ -1234,7 +1235,7 @@ void write_fields(json& j, const server::input_transcription_completed& e) {
 void write_fields(json& j, const server::input_transcription_failed& e) {
     j["item_id"] = e.item_id;
     j["content_index"] = e.content_index;
-    j["error"] = error_json(e.error);
+    j["error"] = error_json(e.error, false);
 }
 void write_fields(json& j, const server::speech_started& e) {
     j["audio_start_ms"] = e.audio_start_ms;
