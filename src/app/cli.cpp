@@ -229,6 +229,19 @@ command_line parse_command_line(int argc, const char* const* argv) {
         opts.push_back(o);
     }
 
+    // A key given as a flag lands in shell history and in `ps` for every local user to read.
+    // Refuse it by name, before CLI11 could echo the value back in an "unexpected" message.
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--api-key" || a.substr(0, 10) == "--api-key=" || a == "--key") {
+            throw config_error(
+                "API keys are not accepted on the command line (they would land in shell history "
+                "and `ps`); set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY), or name another "
+                "variable with --api-key-env NAME");
+        }
+        if (a == "--") break;
+    }
+
     command_line cl;
     cl.help = app.help();
     try {

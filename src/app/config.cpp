@@ -163,7 +163,7 @@ std::string describe_errno(int err) {
 std::string read_text_file(const fs::path& p) {
     std::error_code ec;
     if (fs::is_directory(p, ec)) throw value_error("'" + p.string() + "' is a directory");
-    std::FILE* f = std::fopen(p.c_str(), "rb");
+    std::FILE* f = std::fopen(p.string().c_str(), "rb");
     if (f == nullptr)
         throw value_error("cannot read '" + p.string() + "': " + describe_errno(errno));
     std::string out;
