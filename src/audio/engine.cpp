@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 
 namespace ava::audio {
 namespace {
@@ -431,7 +432,10 @@ std::int64_t engine::heard_samples(std::uint32_t tag) const noexcept {
     bool match = false;
     for (;;) {
         const std::uint64_t s1 = seq_.load(std::memory_order_acquire);
-        if ((s1 & 1U) != 0) continue;  // the realtime thread is mid-period; it never blocks
+        if ((s1 & 1U) != 0) {  // the realtime thread is mid-period; it never blocks
+            std::this_thread::yield();
+            continue;
+        }
         match = slot.used.load(std::memory_order_relaxed) &&
                 slot.tag.load(std::memory_order_relaxed) == tag;
         rendered = slot.rendered.load(std::memory_order_relaxed);
@@ -468,7 +472,10 @@ bool engine::drained() const noexcept {
     std::int64_t cb = 0;
     for (;;) {
         const std::uint64_t s1 = seq_.load(std::memory_order_acquire);
-        if ((s1 & 1U) != 0) continue;
+        if ((s1 & 1U) != 0) {
+            std::this_thread::yield();
+            continue;
+        }
         global = global_rendered_.load(std::memory_order_relaxed);
         played = played_at_cb_.load(std::memory_order_relaxed);
         end = last_audio_end_.load(std::memory_order_relaxed);

@@ -141,13 +141,15 @@ struct negotiated {
     double rate = 24000;
 };
 
-PaStreamParameters params(PaDeviceIndex dev, int channels, bool input) {
+PaStreamParameters params(PaDeviceIndex dev, int channels, bool input, int latency_ms = 0) {
     PaStreamParameters p{};
     p.device = dev;
     p.channelCount = channels;
     p.sampleFormat = paInt16;
     const PaDeviceInfo* info = Pa_GetDeviceInfo(dev);
-    p.suggestedLatency = input ? info->defaultLowInputLatency : info->defaultLowOutputLatency;
+    p.suggestedLatency = latency_ms > 0 ? latency_ms / 1000.0
+                         : input        ? info->defaultLowInputLatency
+                                        : info->defaultLowOutputLatency;
     p.hostApiSpecificStreamInfo = nullptr;
     return p;
 }
@@ -238,6 +240,10 @@ class portaudio_device final : public duplex_device {
 
     std::string_view description() const noexcept override { return description_; }
 
+    std::uint64_t host_xruns() const noexcept override {
+        return xruns_.load(std::memory_order_relaxed);
+    }
+
   private:
     [[nodiscard]] unsigned long frames_per_buffer() const noexcept {
         return opts_.period_ms <= 0
@@ -256,8 +262,8 @@ class portaudio_device final : public duplex_device {
     // Control thread with control_ held.
     std::error_code open_stream(const negotiated& n) {
         std::lock_guard lock(pa_mutex);
-        const PaStreamParameters ip = params(n.in, n.in_channels, true);
-        const PaStreamParameters op = params(n.out, n.out_channels, false);
+        const PaStreamParameters ip = params(n.in, n.in_channels, true, opts_.latency_ms);
+        const PaStreamParameters op = params(n.out, n.out_channels, false, opts_.latency_ms);
         in_ch_ = n.in_channels;
         out_ch_ = n.out_channels;
         quiet_stderr quiet;

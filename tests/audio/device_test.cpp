@@ -153,8 +153,15 @@ TEST(audio_device, unknown_device_name_is_a_config_error) {
 class audio_device_io : public ::testing::Test {
   protected:
     void SetUp() override {
+        // Speech first: nobody drains the capture ring until a test's io thread starts.
+        speech = make_speech(dir, speech_path);
+        ASSERT_GT(speech.size(), 24000U);
         portaudio_options o;
+        // 60 ms of host buffering: the test checks the pipeline's content, and CI machines are
+        // shared; a starved callback (a host xrun) is the machine's fault, not ours.
+        o.latency_ms = 60;
         if (const char* p = std::getenv("AVA_TEST_PERIOD_MS")) o.period_ms = std::stoi(p);
+        if (const char* l = std::getenv("AVA_TEST_LATENCY_MS")) o.latency_ms = std::stoi(l);
         dev = open_portaudio_device(o);
         engine_config cfg;
         cfg.device_rate = dev->format().sample_rate;
@@ -169,16 +176,20 @@ class audio_device_io : public ::testing::Test {
     ava::audio::test::temp_dir dir{"device"};
     std::unique_ptr<duplex_device> dev;
     std::unique_ptr<engine> eng;
+    std::string speech_path;
+    std::vector<sample> speech;
 };
 
 TEST_F(audio_device_io, captures_speech_played_into_the_microphone) {
-    std::string speech_path;
-    const auto speech = make_speech(dir, speech_path);
-    ASSERT_GT(speech.size(), 24000U);
-
     // The io thread's job: drain 20 ms frames while paplay "speaks" into the mic sink.
     std::vector<sample> captured;
     std::atomic<bool> reading{true};
+    // Audio captured before the reader starts may overflow the ring (that is what it is for);
+    // from here on the io thread keeps up, so no more overruns are allowed.
+    capture_frame f0;
+    while (eng->read(f0)) {
+    }
+    const std::uint64_t overruns_before = eng->stats().overruns;
     std::thread io([&] {
         capture_frame f;
         while (reading.load()) {
@@ -202,14 +213,13 @@ TEST_F(audio_device_io, captures_speech_played_into_the_microphone) {
     const double corr = best_correlation(speech, captured, &lag);
     std::cout << "capture: " << captured.size() << " samples at 24 kHz via " << dev->description()
               << ", correlation " << corr << " at lag " << lag / 24 << " ms, overruns "
-              << eng->stats().overruns << "\n";
+              << eng->stats().overruns - overruns_before << ", host xruns " << dev->host_xruns()
+              << "\n";
     EXPECT_GT(corr, 0.9);
-    EXPECT_EQ(eng->stats().overruns, 0U);
+    EXPECT_EQ(eng->stats().overruns, overruns_before);
 }
 
 TEST_F(audio_device_io, plays_a_signal_out_of_the_speaker) {
-    std::string speech_path;
-    const auto speech = make_speech(dir, speech_path);
     const std::string rec = dir.file("rec.wav");
     const pid_t recorder =
         spawn_process({"parecord", "-d", g_pulse->speaker_monitor(), "--file-format=wav",
@@ -239,7 +249,8 @@ TEST_F(audio_device_io, plays_a_signal_out_of_the_speaker) {
     const double corr = best_correlation(speech, recorded.samples, &lag);
     std::cout << "playback: recorded " << recorded.samples.size() << " samples, correlation "
               << corr << " at lag " << lag / 24 << " ms, heard " << eng->heard_samples(1) << " of "
-              << speech.size() << ", underruns " << eng->stats().underruns << "\n";
+              << speech.size() << ", underruns " << eng->stats().underruns << ", host xruns "
+              << dev->host_xruns() << "\n";
     EXPECT_GT(corr, 0.9);
     // With the sample rate native (24 kHz through pulse), the play clock counts every sample.
     if (eng->device_rate() == 24000) {

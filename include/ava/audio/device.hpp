@@ -72,6 +72,9 @@ class duplex_device {
     virtual void stop() = 0;
     /// True when the input is finished for good (end of the input WAV). Sound cards: false.
     [[nodiscard]] virtual bool input_exhausted() const noexcept { return false; }
+    /// Over/underflows the host audio system reported (the machine did not run the callback in
+    /// time); the engine's own counters cannot see these. Any thread.
+    [[nodiscard]] virtual std::uint64_t host_xruns() const noexcept { return 0; }
     /// Short human-readable description ("pulse (ALSA) 48000 Hz 2->mono", "wav in.wav").
     [[nodiscard]] virtual std::string_view description() const noexcept = 0;
 };

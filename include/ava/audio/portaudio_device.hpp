@@ -23,6 +23,10 @@ struct portaudio_options {
     /// 8 ms of buffering) underruns on a loaded machine and loses captured samples (measured in
     /// tests/audio/device_test.cpp: correlation fell to 0.1-0.5), while 10 ms periods stay exact.
     int period_ms = 10;
+    /// Host buffering PortAudio is asked for, in ms; 0 = the device's default low latency.
+    /// More buffering survives a starved machine (fewer xruns) but keeps more audio in flight
+    /// after a barge-in flush (the play clock subtracts it, so truncation stays exact).
+    int latency_ms = 0;
     /// Reopen the stream when it stops or stalls mid-session (device unplugged, server restart),
     /// falling back to the default devices, with backoff 0.25 s doubling to 5 s.
     bool auto_reopen = true;
