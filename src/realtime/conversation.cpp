@@ -581,7 +581,8 @@ void conversation::check_rollover(steady_time now) {
 // ---- server events ---------------------------------------------------------------------------
 
 void conversation::on_server_event(server_event ev, steady_time now) {
-    if (stopped_) return;
+    // Not online: stragglers of a socket we are rolling away from; that session is over.
+    if (stopped_ || !online()) return;
     std::visit([&](auto& e) { handle(e, now); }, ev);
     after_input(now);
 }

@@ -1131,6 +1131,8 @@ TEST_F(Conversation, RolloverWaitsForAQuietMoment) {
     ASSERT_EQ(rc.size(), 1u);
     EXPECT_TRUE(rc[0].rollover);
     EXPECT_EQ(rc[0].delay, milliseconds{0});
+    // Stragglers from the old socket are ignored.
+    EXPECT_TRUE(ev(audio("r1", "a1", 480)).empty());
     c->on_connected(now);
     EXPECT_EQ(sent_types(c->drain()).front(), "session.update");
 }
