@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -1401,6 +1402,141 @@ std::string encode_one(const server::output_audio_delta& e) {
     return out;
 }
 
+// ---- the output_audio.delta fast path ------------------------------------------------------
+
+bool json_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// One member of a flat JSON object as the fast path sees it.
+struct flat_value {
+    enum kind_t { string, integer, null } kind = null;
+    std::string_view text;  ///< string contents (no escapes)
+    std::int64_t number = 0;
+};
+
+constexpr bool plain_char(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+}
+
+/// Decodes `response.output_audio.delta` (or its beta name) without building a JSON tree: the
+/// service sends these in bursts, and the tree would copy the base64 text twice, one character
+/// at a time. Accepts only the plain shape: a flat object whose values are strings without
+/// escapes (ASCII), integers or null. Anything else, and any event that would be a
+/// decode_error, returns nullopt so that the general path decodes it and names the problem:
+/// both paths give the same result for every input the fast path accepts.
+std::optional<server::output_audio_delta> fast_audio_delta(std::string_view s) {
+    std::size_t i = 0;
+    const auto skip_ws = [&] {
+        while (i < s.size() && json_space(s[i])) ++i;
+    };
+    // Reads a string starting at s[i] == '"'. `checked`: every character must be plain (the
+    // delta is not checked here: base64 decoding rejects anything outside its alphabet).
+    const auto read_string = [&](bool checked, std::string_view& out) {
+        const std::size_t begin = i + 1;
+        const void* hit = std::memchr(s.data() + begin, '"', s.size() - begin);
+        if (hit == nullptr) return false;
+        const auto end = static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+        out = s.substr(begin, end - begin);
+        if (checked && !std::all_of(out.begin(), out.end(), plain_char)) return false;
+        i = end + 1;
+        return true;
+    };
+    std::string_view type;
+    std::optional<std::string_view> delta;
+    std::optional<std::string_view> event_id;
+    std::optional<std::string_view> response_id;
+    std::optional<std::string_view> item_id;
+    std::optional<std::int64_t> output_index;
+    std::optional<std::int64_t> content_index;
+    bool event_id_null = false;
+
+    skip_ws();
+    if (i >= s.size() || s[i] != '{') return std::nullopt;
+    ++i;
+    for (;;) {
+        skip_ws();
+        if (i >= s.size() || s[i] != '"') return std::nullopt;
+        std::string_view key;
+        if (!read_string(true, key)) return std::nullopt;
+        skip_ws();
+        if (i >= s.size() || s[i] != ':') return std::nullopt;
+        ++i;
+        skip_ws();
+        if (i >= s.size()) return std::nullopt;
+        flat_value v;
+        if (s[i] == '"') {
+            v.kind = flat_value::string;
+            if (!read_string(key != "delta", v.text)) return std::nullopt;
+        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            const std::size_t digits = i + (s[i] == '-' ? 1 : 0);
+            // JSON has no leading zeros and no bare '-'.
+            if (digits >= s.size() || s[digits] < '0' || s[digits] > '9') return std::nullopt;
+            if (s[digits] == '0' && digits + 1 < s.size() && s[digits + 1] >= '0' &&
+                s[digits + 1] <= '9') {
+                return std::nullopt;
+            }
+            const auto [ptr, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v.number);
+            if (ec != std::errc()) return std::nullopt;
+            i = static_cast<std::size_t>(ptr - s.data());
+            if (i < s.size() && (s[i] == '.' || s[i] == 'e' || s[i] == 'E')) return std::nullopt;
+            v.kind = flat_value::integer;
+        } else if (s.substr(i, 4) == "null") {
+            i += 4;
+        } else {
+            return std::nullopt;  // nested value, boolean, or not JSON: the general path
+        }
+        const bool str = v.kind == flat_value::string;
+        const bool num = v.kind == flat_value::integer;
+        if (key == "type") {
+            if (!str) return std::nullopt;
+            type = v.text;
+        } else if (key == "delta") {
+            if (!str) return std::nullopt;
+            delta = v.text;
+        } else if (key == "event_id") {
+            if (num) return std::nullopt;
+            event_id_null = !str;
+            event_id = v.text;
+        } else if (key == "response_id" || key == "item_id") {
+            if (!str) return std::nullopt;
+            (key == "item_id" ? item_id : response_id) = v.text;
+        } else if (key == "output_index" || key == "content_index") {
+            if (!num || v.number < std::numeric_limits<int>::min() ||
+                v.number > std::numeric_limits<int>::max()) {
+                return std::nullopt;
+            }
+            (key == "output_index" ? output_index : content_index) = v.number;
+        }
+        skip_ws();
+        if (i < s.size() && s[i] == ',') {
+            ++i;
+            continue;
+        }
+        if (i < s.size() && s[i] == '}') {
+            ++i;
+            break;
+        }
+        return std::nullopt;
+    }
+    skip_ws();
+    if (i != s.size()) return std::nullopt;
+    if (type != "response.output_audio.delta" && type != "response.audio.delta")
+        return std::nullopt;
+    if (!response_id || !item_id || !output_index || !content_index || !delta) {
+        return std::nullopt;
+    }
+    server::output_audio_delta ev;
+    if (!decode_base64_into(*delta, ev.audio)) return std::nullopt;
+    if (event_id && !event_id_null) ev.event_id = *event_id;
+    ev.response_id = *response_id;
+    ev.item_id = *item_id;
+    ev.output_index = static_cast<int>(*output_index);
+    ev.content_index = static_cast<int>(*content_index);
+    return ev;
+}
+
 // ---- elide_audio --------------------------------------------------------------------------------
 
 /// End of the JSON string whose opening quote is at `open` (index of the closing quote), or npos.
@@ -1416,10 +1552,6 @@ std::size_t string_end(std::string_view s, std::size_t open) noexcept {
         pos = q + 1;
     }
     return std::string_view::npos;
-}
-
-bool json_space(char c) noexcept {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 }  // namespace
@@ -1455,6 +1587,11 @@ client_event decode_client(std::string_view json) noexcept {
 }
 
 server_event decode_server(std::string_view json) noexcept {
+    try {
+        if (auto ev = fast_audio_delta(json)) return std::move(*ev);
+    } catch (...) {
+        // Only bad_alloc can get here; the general path reports whatever it finds.
+    }
     return decode_any<server_event>(json, server_aliases);
 }
 

@@ -305,3 +305,75 @@ TEST(type_of, names_every_event) {
 
 }  // namespace
 }  // namespace ava::realtime
+
+namespace ava::realtime {
+namespace {
+
+// decode_server has a tree-free fast path for output_audio.delta. Texts that it accepts and
+// texts that take the general path (escapes, floats, nested values, errors) must decode alike.
+TEST(output_audio_delta_fast_path, agrees_with_the_general_path) {
+    const server_event expected = server::output_audio_delta{"e1", "r1", "i1", 2, 3, {0x4241}};
+    const char* same[] = {
+        // plain: the fast path
+        R"({"type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":2,"content_index":3,"delta":"QUI="})",
+        R"(  { "delta" : "QUI=" , "content_index":3,"output_index":2,"item_id":"i1","response_id":"r1","event_id":"e1","type":"response.audio.delta" } )",
+        R"({"type":"x","type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":2,"content_index":3,"delta":"QUI=","extra":null,"n":-5})",
+        // general: escapes, floats, nested unknown fields
+        R"({"type":"response.output_audio.delta","event_id":"e\u0031","response_id":"r1","item_id":"i1","output_index":2,"content_index":3,"delta":"QUI="})",
+        R"({"type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":2.0,"content_index":3,"delta":"QUI="})",
+        R"({"type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":2,"content_index":3,"delta":"QUI=","x":{"y":[true]}})",
+        R"({"type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":2,"content_index":3,"delta":"Q\u0055I="})",
+    };
+    for (const char* text : same) EXPECT_EQ(decode_server(text), expected) << text;
+
+    const server_event null_id = decode_server(
+        R"({"type":"response.output_audio.delta","event_id":null,"response_id":"r1","item_id":"i1","output_index":2,"content_index":3,"delta":"QUI="})");
+    ASSERT_TRUE(std::holds_alternative<server::output_audio_delta>(null_id));
+    EXPECT_EQ(std::get<server::output_audio_delta>(null_id).event_id, "");
+
+    // What JSON or the event forbids is a decode_error, whichever path saw it first.
+    struct bad {
+        const char* text;
+        const char* field;
+    };
+    const bad errors[] = {
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":01,"content_index":0,"delta":""})",
+         ""},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":-,"content_index":0,"delta":""})",
+         ""},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":""} x)",
+         ""},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"QUI"})",
+         "delta"},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"QU\"I="})",
+         "delta"},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"QU\nI="})",
+         "delta"},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"QU)"
+         "\n"
+         R"(I="})",
+         ""},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":3000000000,"content_index":0,"delta":""})",
+         "output_index"},
+        {R"({"type":"response.output_audio.delta","response_id":7,"item_id":"i","output_index":0,"content_index":0,"delta":""})",
+         "response_id"},
+        {R"({"type":"response.output_audio.delta","event_id":5,"response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":""})",
+         "event_id"},
+        {R"({"type":"response.output_audio.delta","response_id":"r","output_index":0,"content_index":0,"delta":""})",
+         "item_id"},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0})",
+         "delta"},
+        {R"({"type":"response.output_audio.delta","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"QUI="})"
+         "\n\x01",
+         ""},
+    };
+    for (const bad& b : errors) {
+        const server_event got = decode_server(b.text);
+        const auto* err = std::get_if<decode_error>(&got);
+        ASSERT_NE(err, nullptr) << b.text;
+        EXPECT_EQ(err->field, b.field) << b.text << ": " << err->message;
+    }
+}
+
+}  // namespace
+}  // namespace ava::realtime
