@@ -221,8 +221,9 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         });
     }
 
+    // Posted (not dispatched) so that on_close never runs inside a close() call.
     void close(std::uint16_t code, std::string reason) {
-        asio::dispatch(strand_, [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+        asio::post(strand_, [self = shared_from_this(), code, r = std::move(reason)]() mutable {
             self->begin_close(code, std::move(r));
         });
     }
@@ -599,7 +600,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
                 req.set(http::field::user_agent, ua);
                 for (const auto& [name, value] : headers) req.set(name, value);
             }));
-        ws.read_message_max(opts_.max_message_bytes);
+        ws.read_message_max(0);   // no Beast limit: session() enforces max_message_bytes
         ws.auto_fragment(false);  // one frame per message: less framing for big audio events
         ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
             last_rx_ = clock_type::now();
@@ -653,12 +654,29 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         if (opts_.ping_interval.count() > 0) asio::co_spawn(strand_, pinger(self), asio::detached);
         if (opts_.idle_timeout.count() > 0) asio::co_spawn(strand_, watchdog(self), asio::detached);
 
+        // Whole messages are assembled here, at most max_message_bytes (+ one chunk). Beast's
+        // own read_message_max is off: when it trips, Beast 1.74 reports the TLS teardown error
+        // instead of message_too_big, so the limit is enforced here to report it clearly.
+        constexpr std::size_t chunk = 256 * 1024;
         beast::flat_buffer buffer;
         beast::error_code ec;
+        bool discarding = false;  // failing with 1009: drain until the close answer
         for (;;) {
-            co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+            co_await ws.async_read_some(buffer, chunk,
+                                        asio::redirect_error(asio::use_awaitable, ec));
             if (ec || finished_) break;
             last_rx_ = clock_type::now();
+            if (discarding) {
+                buffer.consume(buffer.size());
+                continue;
+            }
+            if (buffer.size() > opts_.max_message_bytes) {
+                fail_oversized();
+                discarding = true;
+                buffer.consume(buffer.size());
+                continue;
+            }
+            if (!ws.is_message_done()) continue;
             ++stats_.messages_received;
             stats_.bytes_received += buffer.size();
             if (!detached() && h_.on_message) {
@@ -675,7 +693,40 @@ class connection::impl : public std::enable_shared_from_this<impl> {
             if (finished_) co_return;
         }
         if (finished_) co_return;
+        // Once our close frame is on its way, the writer reports the end (it sees the close
+        // handshake complete or time out); Beast aborts this read when it does.
+        if (close_sent_) co_return;
         finish(read_failure(ws, ec));
+    }
+
+    // A server message over the limit: send close 1009 (after nothing else) and report it.
+    void fail_oversized() {
+        pending_info_ = make_info(close_class::recoverable, 1009,
+                                  make_error_code(websocket::error::message_too_big),
+                                  "the server sent a message over the " +
+                                      std::to_string(opts_.max_message_bytes) + "-byte limit");
+        local_close_ = true;
+        closing_ = true;
+        queue_.clear();
+        queue_.push_back(out_item{out_kind::close, "message too big", 1009});
+        wake_.cancel();
+    }
+
+    // The end of a close we started (close(), or 1009 above), as the writer saw it.
+    template <typename WS>
+    void finish_local(WS& ws, const beast::error_code& ec, std::uint16_t sent_code) {
+        if (pending_info_) {
+            finish(*pending_info_);
+            return;
+        }
+        const int answered = static_cast<int>(ws.reason().code);
+        const bool clean = !ec && answered != static_cast<int>(websocket::close_code::none);
+        close_info info =
+            make_info(close_class::normal, ec ? 1006 : (clean ? answered : sent_code), ec,
+                      ec ? "closed by us; the server did not answer cleanly: " + ec.message()
+                         : "closed by us");
+        info.local = true;
+        finish(std::move(info));
     }
 
     template <typename WS>
@@ -739,18 +790,23 @@ class connection::impl : public std::enable_shared_from_this<impl> {
                     if (!ec) ++self->stats_.pings_sent;
                     break;
                 case out_kind::close:
+                    self->close_sent_ = true;
                     co_await ws.async_close(
                         websocket::close_reason(static_cast<websocket::close_code>(item.code),
                                                 item.data.substr(0, 123)),
                         asio::redirect_error(asio::use_awaitable, ec));
                     --self->writes_in_flight_;
-                    // The reader sees the server's answer (or the failure) and finishes.
+                    self->finish_local(ws, ec, item.code);
                     co_return;
             }
             --self->writes_in_flight_;
             if (ec && !self->finished_) {
-                self->finish(self->make_info(close_class::recoverable, 1006, ec,
-                                             "connection lost while sending: " + ec.message()));
+                if (self->local_close_) {
+                    self->finish_local(ws, ec, 1006);
+                } else {
+                    self->finish(self->make_info(close_class::recoverable, 1006, ec,
+                                                 "connection lost while sending: " + ec.message()));
+                }
                 co_return;
             }
         }
@@ -805,6 +861,8 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     bool open_ = false;
     bool closing_ = false;
     bool local_close_ = false;
+    bool close_sent_ = false;
+    std::optional<close_info> pending_info_;
     bool finished_ = false;
     bool deadline_hit_ = false;
     int writes_in_flight_ = 0;
