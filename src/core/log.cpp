@@ -146,6 +146,8 @@ void init(const options& opts) {
     spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& lg) {
         lg->sinks() = sinks;
         lg->set_level(level);
+        // New sinks start with spdlog's plain formatter: put the redacting one back on them.
+        lg->set_formatter(std::make_unique<redacting_formatter>(pattern));
     });
 }
 
