@@ -1390,6 +1390,10 @@ std::string to_toml(const loaded_config& loaded, bool with_origins) {
         }
         std::string value = k.print(c);
         if (k.info.secret && value != "\"\"") value = "\"[redacted]\"";
+        if (k.info.secret && value == "\"\"" && with_origins) {
+            os << leaf_of(k.info.name) << " = \"\"  # (not set) " << origin(k.info.name) << '\n';
+            continue;
+        }
         emit(leaf_of(k.info.name) + " = " + value, k.info.name);
     }
 

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "ava/core/error.hpp"
@@ -100,6 +101,29 @@ TEST(Config, EveryKnownKeyIsDocumentedInTheExample) {
             EXPECT_TRUE(static_cast<bool>(root.at_path(k.name)));
         }
     }
+}
+
+void collect_keys(const toml::table& t, const std::string& prefix, std::set<std::string>& out) {
+    for (const auto& [k, v] : t) {
+        const std::string path =
+            prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+        if (const auto* sub = v.as_table(); sub != nullptr && path != "tools.email.address_book") {
+            collect_keys(*sub, path, out);
+        } else {
+            out.insert(path);
+        }
+    }
+}
+
+TEST(Config, PrintedConfigHasExactlyTheExampleKeys) {
+    const toml::table example =
+        toml::parse(ava::test::read_file(example_file), example_file.string());
+    const toml::table printed = toml::parse(to_toml(load_config({}), true));
+    std::set<std::string> a, b;
+    collect_keys(example, "", a);
+    collect_keys(printed, "", b);
+    EXPECT_EQ(a, b);
+    EXPECT_GT(a.size(), 60u);
 }
 
 TEST(Config, EachLayerOverridesTheOneBefore) {
@@ -241,7 +265,9 @@ TEST(Config, SecretsAreRedactedInPrintedConfig) {
     EXPECT_NE(text.find("token = \"[redacted]\"  # env HOME_ASSISTANT_TOKEN"), std::string::npos);
     EXPECT_NE(text.find("password = \"[redacted]\"  # env AVA_SMTP_PASSWORD"), std::string::npos);
     EXPECT_NE(text.find("# API key (OPENAI_API_KEY): [redacted]"), std::string::npos);
-    EXPECT_NE(to_toml(load_config({}), true).find("(not set)"), std::string::npos);
+    const std::string unset = to_toml(load_config({}), true);
+    EXPECT_NE(unset.find("# API key (OPENAI_API_KEY): (not set)"), std::string::npos);
+    EXPECT_NE(unset.find("token = \"\"  # (not set) default"), std::string::npos);
 }
 
 TEST(Config, PrintedConfigLoadsBackToTheSameValues) {
