@@ -120,6 +120,9 @@ class session {
     /// Registers a C++ function as a tool (before start()). `fn` runs on a worker thread with
     /// validated arguments and returns JSON text; throwing reports the error to the model.
     void add_tool(tools::tool_spec spec, std::function<std::string(std::string_view args)> fn);
+    /// As above, with registry options (a per-tool timeout, disabled, ...).
+    void add_tool(tools::tool_spec spec, std::function<std::string(std::string_view args)> fn,
+                  tools::tool_options opts);
 
     /// Starts the io thread, the device and the connection. Throws std::system_error when the
     /// device cannot start (ava::errc::no_device with advice) or options are invalid.
