@@ -62,6 +62,8 @@ struct runner::state {
         r.call_id = cs.call.call_id;
         r.name = cs.call.name;
         r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - cs.start);
+        std::lock_guard lk(deliver_m);
+        if (closed) return;  // after shutdown() nothing is delivered, or logged as such
         auto log = ava::log::get("tools");
         if (r.ok) {
             log->info("tool {} (call {}) done in {} ms", r.name, r.call_id, r.elapsed.count());
@@ -69,8 +71,6 @@ struct runner::state {
             log->warn("tool {} (call {}) failed in {} ms: {}", r.name, r.call_id, r.elapsed.count(),
                       r.output_json);
         }
-        std::lock_guard lk(deliver_m);
-        if (closed) return;
         try {
             cs.on_done(std::move(r));
         } catch (const std::exception& e) {
