@@ -13,6 +13,8 @@
 #include <cctype>
 #include <deque>
 #include <exception>
+#include <map>
+#include <mutex>
 
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
@@ -191,7 +193,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         : strand_(asio::make_strand(ioc)),
           opts_(std::move(opts)),
           h_(std::move(h)),
-          ssl_ctx_(ssl::context::tls_client),
           resolver_(strand_),
           deadline_(strand_),
           wake_(strand_),
@@ -364,11 +365,12 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         }
         if (url.tls()) {
             if (!setup_tls_context()) co_return;
-            tls_ = std::make_unique<ws_tls>(strand_, ssl_ctx_);
+            tls_ = std::make_unique<ws_tls>(strand_, *ssl_ctx_);
         } else {
             plain_ = std::make_unique<ws_plain>(strand_);
         }
         if (finished_) co_return;  // close() or the destructor came first
+        step_done(&connect_timings::setup, t);
 
         // Resolve, under the connect budget (the resolver has no timeout of its own).
         stage_ = "resolve";
@@ -382,8 +384,17 @@ class connection::impl : public std::enable_shared_from_this<impl> {
             }
         });
         beast::error_code ec;
-        auto results = co_await resolver_.async_resolve(
-            host, std::to_string(port), asio::redirect_error(asio::use_awaitable, ec));
+        tcp::resolver::results_type results;
+        if (const auto literal = asio::ip::make_address(host, ec); !ec) {
+            // An IP literal needs no lookup: getaddrinfo on the resolver's helper thread cost
+            // ~100 ms on the first call here, the bulk of a loopback connect.
+            results = tcp::resolver::results_type::create(tcp::endpoint(literal, port), host,
+                                                          std::to_string(port));
+        } else {
+            ec = {};
+            results = co_await resolver_.async_resolve(
+                host, std::to_string(port), asio::redirect_error(asio::use_awaitable, ec));
+        }
         if (finished_) co_return;
         if (ec) {
             const bool timeout = deadline_hit_;
@@ -458,24 +469,44 @@ class connection::impl : public std::enable_shared_from_this<impl> {
 
     // Returns false (having failed the connection) when the context cannot be set up.
     bool setup_tls_context() {
-        beast::error_code ec;
-        SSL_CTX_set_min_proto_version(ssl_ctx_.native_handle(), TLS1_2_VERSION);
-        if (opts_.insecure_skip_verify) {
-            ssl_ctx_.set_verify_mode(ssl::verify_none);
-            return true;
-        }
-        ssl_ctx_.set_verify_mode(ssl::verify_peer);
-        ssl_ctx_.set_default_verify_paths(ec);
-        if (ec) log_->warn("realtime: cannot load the system CA store: {}", ec.message());
-        if (!opts_.ca_file.empty()) {
-            ssl_ctx_.load_verify_file(opts_.ca_file, ec);
-            if (ec) {
-                finish(make_info(close_class::fatal, 0, make_error_code(errc::bad_config),
-                                 "cannot load CA file '" + opts_.ca_file + "': " + ec.message()));
-                return false;
-            }
+        std::string error;
+        ssl_ctx_ = client_context(opts_.insecure_skip_verify, opts_.ca_file, error);
+        if (!ssl_ctx_) {
+            finish(make_info(close_class::fatal, 0, make_error_code(errc::bad_config), error));
+            return false;
         }
         return true;
+    }
+
+    // One TLS client context per (verification, CA file) for the whole process. Loading the
+    // system CA bundle costs tens of milliseconds, so reconnects must not pay it again. An
+    // SSL_CTX is safe to share between connections and threads once it is configured.
+    std::shared_ptr<ssl::context> client_context(bool insecure, const std::string& ca_file,
+                                                 std::string& error) {
+        static std::mutex mutex;
+        static std::map<std::pair<bool, std::string>, std::shared_ptr<ssl::context>> cache;
+        const std::lock_guard lock(mutex);
+        auto& slot = cache[{insecure, insecure ? std::string() : ca_file}];
+        if (slot) return slot;
+        auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+        SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+        if (insecure) {
+            ctx->set_verify_mode(ssl::verify_none);
+        } else {
+            beast::error_code ec;
+            ctx->set_verify_mode(ssl::verify_peer);
+            ctx->set_default_verify_paths(ec);
+            if (ec) log_->warn("realtime: cannot load the system CA store: {}", ec.message());
+            if (!ca_file.empty()) {
+                ctx->load_verify_file(ca_file, ec);
+                if (ec) {
+                    error = "cannot load CA file '" + ca_file + "': " + ec.message();
+                    return nullptr;  // not cached: the file may appear later
+                }
+            }
+        }
+        slot = ctx;
+        return ctx;
     }
 
     // HTTP CONNECT host:port through the proxy; on success the socket is a raw tunnel.
@@ -844,7 +875,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     strand_type strand_;
     connection_options opts_;
     handlers h_;
-    ssl::context ssl_ctx_;
+    std::shared_ptr<ssl::context> ssl_ctx_;  // shared, see client_context()
     tcp::resolver resolver_;
     asio::steady_timer deadline_;
     asio::steady_timer wake_;

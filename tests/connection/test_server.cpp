@@ -125,6 +125,7 @@ void ws_test_server::accept_loop() {
         beast::error_code ec;
         tcp::socket s = st_->acceptor.accept(ec);
         if (ec || stopping_) return;
+        s.set_option(tcp::no_delay(true), ec);  // like a real server: no Nagle delay on replies
         ++accepted_;
         int index = 0;
         {

@@ -99,6 +99,7 @@ bool no_proxy_matches(std::string_view list, std::string_view host, std::uint16_
 
 /// Durations of each connect step (zero when skipped), for the start-to-session benchmark.
 struct connect_timings {
+    std::chrono::nanoseconds setup{0};  ///< checks and the TLS context (CA store, first time)
     std::chrono::nanoseconds resolve{0};
     std::chrono::nanoseconds connect{0};  ///< TCP connect (to the proxy when there is one)
     std::chrono::nanoseconds proxy{0};    ///< CONNECT request to "200"
