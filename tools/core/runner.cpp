@@ -97,10 +97,12 @@ struct runner::state {
             if (!expired.empty()) {
                 lk.unlock();
                 for (const auto& cs : expired) {
-                    cs->stop.request_stop();
+                    // Deliver before requesting stop: a handler that honours the stop token
+                    // returns at once, and its result must not win over the timeout.
                     deliver(*cs, {.output_json = error_json(cs->call.name + " timed out after " +
                                                             seconds_text(cs->timeout) +
                                                             "; it did not answer")});
+                    cs->stop.request_stop();
                 }
                 lk.lock();
                 continue;
