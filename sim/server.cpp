@@ -220,6 +220,7 @@ struct conv_item {
     std::vector<std::int16_t> audio;  ///< user input audio or generated assistant audio (24 kHz)
     std::string transcript;           ///< assistant: transcript of the audio generated so far
     std::string full_text;            ///< assistant: the whole planned text
+    std::string expected_user;        ///< user audio: the scenario's text for its transcript
     bool assistant_audio = false;
     bool truncated = false;
 };
@@ -801,6 +802,7 @@ class session : public std::enable_shared_from_this<session> {
               {"previous_item_id", id_or_null(prev)},
               {"item", item->item}});
         if (!config_["audio"]["input"]["transcription"].is_null()) {
+            item->expected_user = expected_user_text();  // the turn that will answer it
             pending_transcripts_.push_back(item);
             arm_transcript_fallback();
         }
@@ -831,7 +833,7 @@ class session : public std::enable_shared_from_this<session> {
     void flush_transcripts() {
         for (const item_ptr& it : pending_transcripts_) {
             const double seconds = static_cast<double>(it->audio.size()) / 24000.0;
-            std::string text = expected_user_text();
+            std::string text = it->expected_user;
             if (text.empty()) {
                 std::ostringstream t;
                 t.setf(std::ios::fixed);

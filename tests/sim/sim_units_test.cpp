@@ -52,8 +52,8 @@ TEST(sim_scenario, toml_and_placeholders) {
         (std::filesystem::temp_directory_path() / "ava-sim-unit.toml").string();
     std::ofstream(path)
         << "loop = true\n[[turns]]\nuser = \"hi\"\nreply = \"one\"\n"
-           "[[turns.calls]]\nname = \"check_weather\"\narguments = { city = \"Oslo\" }\n"
-           "followup = \"It is {output:check_weather}; {output:unknown}.\"\n";
+           "followup = \"It is {output:check_weather}; {output:unknown}.\"\n"
+           "[[turns.calls]]\nname = \"check_weather\"\narguments = { city = \"Oslo\" }\n";
     scenario s = load_scenario(path);
     ASSERT_EQ(s.turns.size(), 1u);
     EXPECT_TRUE(s.loop);
