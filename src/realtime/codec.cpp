@@ -5,7 +5,10 @@
 // parameters, can run out of stack on hostile input). Fields are then read through `obj`, which
 // carries the JSON path of the object so a bad field can be named exactly. A bad field throws a
 // private `field_error` that never leaves this file: decode_client/decode_server catch it (and
-// anything else) and return decode_error.
+// anything else) and return decode_error. One exception to the tree: response.output_audio.delta,
+// the event that arrives in bursts, is first tried by a flat scanner (fast_audio_delta) that
+// decodes the base64 straight from the input text; anything it is not sure about goes the
+// general way.
 //
 // Encoding: cold events are built as ordered JSON trees (so "type" comes first, which keeps
 // event logs readable) and dumped with invalid UTF-8 replaced, never thrown. The two hot events
