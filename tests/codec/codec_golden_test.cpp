@@ -59,6 +59,14 @@ struct server_case {
     server_event expected;
 };
 
+// Test names and failures show the golden file, not the bytes of the case.
+void PrintTo(const client_case& c, std::ostream* os) {
+    *os << c.file;
+}
+void PrintTo(const server_case& c, std::ostream* os) {
+    *os << c.file;
+}
+
 std::vector<client_case> client_cases() {
     std::vector<client_case> c;
     {
