@@ -140,30 +140,34 @@ struct shared_state {
     std::atomic<int> live{0};
     std::atomic<bool> stopping{false};
 
+    // One JSONL line: fixed field order (t_mono_us, dir, session, type, extras, event) so the
+    // log reads well with grep and jq alike.
+    void write_line(std::string_view dir, const std::string& session_id, std::string_view type,
+                    const json& extra, const json* event) {
+        if (!events.is_open()) return;
+        auto str = [](std::string_view v) { return json(std::string(v)).dump(); };
+        std::string line = "{\"t_mono_us\":" + std::to_string(mono_us()) + ",\"dir\":" + str(dir) +
+                           ",\"session\":" + str(session_id) + ",\"type\":" + str(type);
+        for (const auto& [k, v] : extra.items())
+            line += "," + str(k) + ":" + v.dump(-1, ' ', false, json::error_handler_t::replace);
+        if (event != nullptr)
+            line += ",\"event\":" + event->dump(-1, ' ', false, json::error_handler_t::replace);
+        line += "}\n";
+        std::lock_guard lock(events_mutex);
+        events << line;
+        events.flush();
+    }
     void write_event(std::string_view dir, const std::string& session_id, const json& ev) {
         if (!events.is_open()) return;
         std::int64_t audio_bytes = -1;
-        json rec = {{"t_mono_us", mono_us()},
-                    {"dir", dir},
-                    {"session", session_id},
-                    {"type", ev.is_object() ? ev.value("type", "") : ""}};
-        rec["event"] = ev.is_object() ? loggable(ev, audio_bytes) : ev;
-        if (audio_bytes >= 0) rec["audio_bytes"] = audio_bytes;
-        const std::string line = rec.dump(-1, ' ', false, json::error_handler_t::replace);
-        std::lock_guard lock(events_mutex);
-        events << line << '\n';
-        events.flush();
+        const json copy = ev.is_object() ? loggable(ev, audio_bytes) : ev;
+        json extra = json::object();
+        if (audio_bytes >= 0) extra["audio_bytes"] = audio_bytes;
+        write_line(dir, session_id, ev.is_object() ? ev.value("type", "") : "", extra, &copy);
     }
     void write_raw_event(std::string_view dir, const std::string& session_id, std::string_view type,
                          const json& extra) {
-        if (!events.is_open()) return;
-        json rec = {
-            {"t_mono_us", mono_us()}, {"dir", dir}, {"session", session_id}, {"type", type}};
-        for (const auto& [k, v] : extra.items()) rec[k] = v;
-        const std::string line = rec.dump(-1, ' ', false, json::error_handler_t::replace);
-        std::lock_guard lock(events_mutex);
-        events << line << '\n';
-        events.flush();
+        write_line(dir, session_id, type, extra, nullptr);
     }
     template <class F>
     void update(std::size_t index, F&& f) {
