@@ -513,7 +513,15 @@ class session : public std::enable_shared_from_this<session> {
                     nullptr);
                 continue;
             }
-            handle(msg);
+            try {
+                handle(msg);
+            } catch (const std::exception& e) {
+                // A field of an unexpected JSON type that a check did not catch: answer like
+                // any other bad input and keep the session (never an escaping exception).
+                st_.log->warn("sim {}: bad client event: {}", id_, e.what());
+                send_error({"invalid_type", std::string("Invalid event: ") + e.what(), ""},
+                           nullptr);
+            }
         }
     }
 
@@ -1256,6 +1264,13 @@ class session : public std::enable_shared_from_this<session> {
             {"metadata", r.metadata}};
     }
 
+    /// When audio (or text) at `media_ms` into a reply is due at the session's pace.
+    clock::time_point due_at(clock::time_point t0, double media_ms) const {
+        if (st_.opts.pace <= 0) return t0;  // unpaced: pace_until() only yields
+        return t0 + std::chrono::microseconds(
+                        static_cast<std::int64_t>(media_ms * 1000.0 / st_.opts.pace));
+    }
+
     /// Waits until `deadline` unless the response is cancelled; false = stop now.
     asio::awaitable<bool> pace_until(response_state& r, clock::time_point deadline) {
         if (!r.cancel_reason.empty() || ended_ || closing_) co_return false;
@@ -1344,9 +1359,7 @@ class session : public std::enable_shared_from_this<session> {
             send(with("response.content_part.added", {{"part", {{"type", "text"}, {"text", ""}}}}));
             const double word_ms = 150.0 / std::max(r.speed, 0.25);
             while (words_sent < words.size()) {
-                const auto due = t0 + std::chrono::microseconds(static_cast<std::int64_t>(
-                                          static_cast<double>(words_sent) * word_ms * 1000.0 /
-                                          std::max(st_.opts.pace, 1e-9)));
+                const auto due = due_at(t0, static_cast<double>(words_sent) * word_ms);
                 if (!co_await pace_until(r, due)) break;
                 send(with("response.output_text.delta", {{"delta", next_word()}}));
                 after_first_delta(r);
@@ -1368,8 +1381,7 @@ class session : public std::enable_shared_from_this<session> {
             const bool g711 = r.format != "audio/pcm";
             for (std::size_t k = 0; k < chunks; ++k) {
                 const double at_ms = static_cast<double>(k * chunk) / 24.0;
-                const auto due = t0 + std::chrono::microseconds(static_cast<std::int64_t>(
-                                          at_ms * 1000.0 / std::max(st_.opts.pace, 1e-9)));
+                const auto due = due_at(t0, at_ms);
                 if (!co_await pace_until(r, due)) break;
                 if (ci->truncated) break;  // the client cut this item: generate no more of it
                 // The transcript runs a little ahead of the audio, as from the real service.

@@ -700,6 +700,10 @@ TEST_F(sim_fixture, unknown_event_malformed_json_and_oversized_append) {
     json bad = c->wait_for("error");
     EXPECT_EQ(bad["error"]["type"], "invalid_request_error");
     EXPECT_EQ(bad["error"]["code"], "invalid_json");
+    c->send({{"type", "conversation.item.truncate"}, {"item_id", 42}, {"audio_end_ms", 10}});
+    expect_error(*c, "invalid_type");
+    c->send({{"type", "conversation.item.create"}, {"item", {{"type", "message"}, {"role", 7}}}});
+    c->wait_for("error");
     c->send({{"type", "input_audio_buffer.append"}, {"audio", "not base64!"}});
     expect_error(*c, "invalid_value");
     std::string huge((15u << 20) / 3 * 4 + 8, 'A');
