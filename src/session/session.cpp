@@ -336,7 +336,7 @@ class session::impl {
                     dev_ec.message() + "; see --list-devices, or use --input/--output WAV files");
         }
         device_running_ = true;
-        log_->info("session: starting ({}; {})", device_->description(),
+        log_->info("session: starting ({}; {})", std::string(device_->description()),
                    opts_.connection.target.url.str());
 
         work_.emplace(asio::make_work_guard(ioc_));
