@@ -1,0 +1,478 @@
+#include "ava/app/run.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "ava/audio/devices.hpp"
+#include "ava/audio/dsp.hpp"
+#include "ava/audio/portaudio_device.hpp"
+#include "ava/audio/wav_device.hpp"
+#include "ava/core/error.hpp"
+#include "ava/core/log.hpp"
+#include "ava/realtime/provider.hpp"
+#include "ava/session.hpp"
+#include "ava/sim/server.hpp"
+#include "ava/tools/builtin.hpp"
+
+namespace ava::app {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// ---- terminal output ---------------------------------------------------------------------------
+
+/// Prints transcript lines, tool calls and notices. Called on the session's io thread and on the
+/// main thread (banner, summary), hence the mutex.
+class console {
+  public:
+    explicit console(bool color) : color_(color) {}
+
+    void line(std::string_view text) {
+        const std::lock_guard lock(mutex_);
+        std::cout << text << '\n' << std::flush;
+    }
+    void banner(std::string_view text) { line(paint("2", text)); }
+    void warning(std::string_view text) {
+        const std::lock_guard lock(mutex_);
+        std::cerr << paint("33", "ava-voice: warning: ") << text << '\n' << std::flush;
+    }
+    void error(std::string_view text) {
+        const std::lock_guard lock(mutex_);
+        std::cerr << paint("31", "ava-voice: error: ") << text << '\n' << std::flush;
+    }
+
+    void transcript(const transcript_line& t) {
+        if (!t.final) return;  // partial text updates belong to the interactive UI
+        if (t.role == realtime::speaker::user) {
+            line(paint("1;36", "You: ") + (t.failed ? paint("2", "[not transcribed]") : t.text));
+            return;
+        }
+        std::string out = paint("1;35", "AVA: ") + t.text;
+        if (!t.unheard.empty()) {
+            out += paint("2", std::string(t.text.empty() ? "" : " ") + "[interrupted; not heard" +
+                                  (t.unheard_estimated ? " (about)" : "") + ": " + t.unheard + "]");
+        }
+        line(out);
+    }
+
+    void tool(const tool_event& e) {
+        if (!e.finished) {
+            line(paint("33", "  -> ") + e.name + " " + shorten(e.arguments_json, 160));
+            return;
+        }
+        line(paint("33", "  <- ") + e.name + (e.ok ? " ok" : paint("31", " failed")) + " (" +
+             std::to_string(e.elapsed.count()) + " ms) " + shorten(e.output_json, 200));
+    }
+
+  private:
+    std::string paint(std::string_view code, std::string_view text) const {
+        if (!color_) return std::string(text);
+        return "\x1b[" + std::string(code) + "m" + std::string(text) + "\x1b[0m";
+    }
+    static std::string shorten(std::string_view s, std::size_t max) {
+        if (s.size() <= max) return std::string(s);
+        return std::string(s.substr(0, max)) + "...";
+    }
+
+    bool color_;
+    std::mutex mutex_;
+};
+
+// ---- choosing the service
+// ------------------------------------------------------------------------
+
+bool wants_simulator(const config& cfg) {
+    if (cfg.provider.kind == provider_kind::sim) return true;
+    // OpenAI with no key and no explicit endpoint: the offline demo.
+    return cfg.provider.kind == provider_kind::openai && cfg.provider.api_key.empty() &&
+           cfg.provider.endpoint.empty();
+}
+
+realtime::endpoint service_endpoint(const config& cfg) {
+    realtime::provider_settings p;
+    p.model = cfg.provider.model;
+    p.api_key = cfg.provider.api_key;
+    if (!cfg.provider.endpoint.empty()) {
+        p.provider = "custom";
+        p.endpoint_url = cfg.provider.endpoint;
+    } else if (cfg.provider.kind == provider_kind::azure) {
+        p.provider = "azure";
+        p.azure_endpoint = cfg.azure.endpoint;
+        p.deployment = cfg.azure.deployment;
+    } else {
+        p.provider = "openai";
+        p.base_url = cfg.openai.base_url;
+    }
+    // The key was read from the environment by the config loader; do not read it again.
+    return realtime::build_endpoint(
+        p, [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
+}
+
+// ---- the session config ------------------------------------------------------------------------
+
+realtime::session_config session_from(const config& cfg) {
+    realtime::session_config s;
+    s.type = "realtime";
+    s.model = cfg.provider.model;
+    s.output_modalities =
+        std::vector<std::string>{cfg.session.modality == output_modality::text ? "text" : "audio"};
+    s.instructions = cfg.session.resolved_instructions;
+    s.input_format = realtime::audio_format{};
+    s.output_format = realtime::audio_format{};
+    switch (cfg.session.noise_reduction) {
+        case noise_reduction_kind::near_field:
+            s.noise_reduction = "near_field";
+            break;
+        case noise_reduction_kind::far_field:
+            s.noise_reduction = "far_field";
+            break;
+        case noise_reduction_kind::off:
+            s.noise_reduction = "";
+            break;
+    }
+    realtime::transcription tr;
+    tr.model = cfg.transcription.model;  // empty = null: transcription off
+    if (!tr.model.empty() && !cfg.transcription.language.empty()) {
+        tr.language = cfg.transcription.language;
+    }
+    s.input_transcription = tr;
+
+    realtime::turn_detection td;
+    switch (cfg.vad.type) {
+        case vad_kind::manual:
+            td.type = realtime::vad_type::none;
+            break;
+        case vad_kind::server:
+            td.type = realtime::vad_type::server_vad;
+            td.threshold = cfg.vad.threshold;
+            td.prefix_padding_ms = static_cast<int>(cfg.vad.prefix_padding.count());
+            td.silence_duration_ms = static_cast<int>(cfg.vad.silence_duration.count());
+            if (cfg.vad.idle_timeout.count() > 0) {
+                td.idle_timeout_ms = static_cast<int>(cfg.vad.idle_timeout.count());
+            }
+            break;
+        case vad_kind::semantic:
+            td.type = realtime::vad_type::semantic_vad;
+            td.eagerness = std::string(to_string(cfg.vad.eagerness));
+            break;
+    }
+    if (td.type != realtime::vad_type::none) {
+        td.create_response = cfg.vad.create_response;
+        td.interrupt_response = cfg.vad.interrupt_response;
+    }
+    s.turn = td;
+    s.voice = cfg.session.voice;
+    s.speed = cfg.session.speed;
+    return s;
+}
+
+realtime::conversation_options conversation_from(const config& cfg) {
+    realtime::conversation_options o;
+    o.session = session_from(cfg);
+    o.frame_samples = static_cast<std::size_t>(core::ms_to_samples(cfg.audio.frame.count()));
+    o.reconnect.initial = cfg.reconnect.initial_backoff;
+    o.reconnect.max = cfg.reconnect.max_backoff;
+    // The backoff treats <= 0 as "never give up"; the config's 0 means "do not reconnect", which
+    // is as close as one try gets.
+    o.reconnect.max_attempts = std::max(1, cfg.reconnect.max_tries);
+    if (cfg.provider.kind == provider_kind::azure) o.max_session = 30min;  // Azure's cap (3p)
+    o.prices.text_in = cfg.prices.text_in;
+    o.prices.text_cached = cfg.prices.text_cached_in;
+    o.prices.text_out = cfg.prices.text_out;
+    o.prices.audio_in = cfg.prices.audio_in;
+    o.prices.audio_cached = cfg.prices.audio_cached_in;
+    o.prices.audio_out = cfg.prices.audio_out;
+    return o;
+}
+
+realtime::connection_options connection_from(const config& cfg, realtime::endpoint ep) {
+    realtime::connection_options c;
+    c.target = std::move(ep);
+    c.ca_file = cfg.network.ca_file;
+    c.insecure_skip_verify = cfg.network.insecure_skip_verify;
+    if (!cfg.network.proxy.empty()) c.proxy = cfg.network.proxy;
+    if (!cfg.network.no_proxy.empty()) c.no_proxy = cfg.network.no_proxy;
+    c.connect_timeout = cfg.network.connect_timeout;
+    c.ping_interval = cfg.network.ping_interval;
+    return c;
+}
+
+// ---- devices
+// -------------------------------------------------------------------------------------
+
+/// The bundled sample speech: next to the sources (a build tree), or installed.
+std::optional<fs::path> find_sample(const std::string& name) {
+    std::vector<fs::path> dirs;
+    if (const char* d = std::getenv("AVA_SAMPLES_DIR")) dirs.emplace_back(d);
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) dirs.push_back(exe.parent_path().parent_path() / "share/ava-voice/samples");
+    dirs.emplace_back(AVA_INSTALL_SAMPLES_DIR);
+    dirs.emplace_back(AVA_SOURCE_SAMPLES_DIR);
+    for (const auto& d : dirs) {
+        if (fs::exists(d / name, ec)) return d / name;
+    }
+    return std::nullopt;
+}
+
+bool machine_has_sound() {
+    try {
+        const auto devices = audio::list_devices();
+        const bool in = std::any_of(devices.begin(), devices.end(),
+                                    [](const auto& d) { return d.max_input_channels > 0; });
+        const bool out = std::any_of(devices.begin(), devices.end(),
+                                     [](const auto& d) { return d.max_output_channels > 0; });
+        return in && out;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+std::unique_ptr<audio::dsp_stage> echo_stage(const config& cfg, bool real_device, console& con) {
+    if (!real_device || cfg.audio.echo == echo_mode::off) {
+        return std::make_unique<audio::identity_dsp>();
+    }
+    if (cfg.audio.echo == echo_mode::aec) {
+        con.warning(
+            "echo cancellation is not built into this version; gating the microphone "
+            "while the assistant speaks instead (use headphones for full barge-in)");
+    }
+    return std::make_unique<audio::energy_gate_dsp>();
+}
+
+// ---- signals and typed input
+// ----------------------------------------------------------------------
+
+/// Blocks SIGINT/SIGTERM in every thread started from here on; a watcher thread takes them.
+class signal_watch {
+  public:
+    explicit signal_watch(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set_, &old_);
+        thread_ = std::thread([this] {
+            const timespec tick{0, 200'000'000};
+            while (!done_.load()) {
+                const int sig = sigtimedwait(&set_, nullptr, &tick);
+                if (sig > 0) on_signal_(sig);
+            }
+        });
+    }
+    ~signal_watch() {
+        done_ = true;
+        thread_.join();
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    signal_watch(const signal_watch&) = delete;
+    signal_watch& operator=(const signal_watch&) = delete;
+
+  private:
+    std::function<void(int)> on_signal_;
+    sigset_t set_{};
+    sigset_t old_{};
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+};
+
+/// Typed lines on stdin become user messages. The reading thread blocks in getline, so it is
+/// detached; it reaches the session only through this shared, lockable pointer.
+struct line_channel {
+    std::mutex mutex;
+    session* target = nullptr;
+};
+
+void start_stdin_reader(const std::shared_ptr<line_channel>& channel) {
+    std::thread([channel] {
+        std::string text;
+        while (std::getline(std::cin, text)) {
+            if (text.empty()) continue;
+            const std::lock_guard lock(channel->mutex);
+            if (channel->target == nullptr) return;
+            channel->target->send_text(text);
+        }
+    }).detach();
+}
+
+// ---- the summary
+// ----------------------------------------------------------------------------------
+
+std::string format_ms(std::optional<std::chrono::milliseconds> v) {
+    return v ? std::to_string(v->count()) + " ms" : std::string("n/a");
+}
+
+std::string summary_text(const realtime::session_summary& s) {
+    std::ostringstream o;
+    o << "-- session summary --\n"
+      << "turns: " << s.user_turns << " user, " << s.responses << " responses, " << s.interruptions
+      << " interruptions, " << s.reconnects << " reconnects\n"
+      << "words: you " << s.user_words << ", ava " << s.assistant_words << "\n"
+      << "tool calls: " << s.tool_calls_ok << " ok, " << s.tool_calls_failed << " failed\n"
+      << "latency (end of speech to first audio): p50 " << format_ms(s.latency_p50) << ", p95 "
+      << format_ms(s.latency_p95) << " over " << s.latencies.size() << " turns\n"
+      << "tokens: " << s.tokens.input_tokens << " in (" << s.tokens.input_details.cached_tokens
+      << " cached), " << s.tokens.output_tokens << " out; estimated cost $";
+    char cost[32];
+    std::snprintf(cost, sizeof cost, "%.4f", s.cost_usd);
+    o << cost << "\n";
+    if (s.mic_samples_dropped > 0) {
+        o << "microphone audio dropped while offline: "
+          << core::samples_to_ms(s.mic_samples_dropped) << " ms\n";
+    }
+    return o.str();
+}
+
+int exit_code_for(const session_result& r) {
+    if (r.how != session_result::end::fatal) return exit_ok;
+    if (r.code == errc::auth_failed || r.code == errc::not_found || r.code == errc::quota) {
+        return exit_refused;
+    }
+    return exit_failure;
+}
+
+}  // namespace
+
+int run(const config& cfg) {
+    console con(cfg.ui.color && isatty(STDOUT_FILENO) != 0);
+    auto log = ava::log::get("app");
+
+    // ---- the service ----
+    std::unique_ptr<sim::server> simulator;
+    realtime::endpoint ep;
+    const bool use_sim = wants_simulator(cfg);
+    if (use_sim) {
+        sim::options so;
+        so.scenario_file = cfg.sim.scenario;
+        so.voice = cfg.session.voice;
+        so.quiet = true;
+        simulator = std::make_unique<sim::server>(so);
+        simulator->start();
+        ep.provider = "sim";
+        ep.url = realtime::parse_url(simulator->url());
+        ep.headers = {{"Authorization", "Bearer offline-simulator"}};
+        con.banner(std::string(cfg.provider.kind == provider_kind::sim
+                                   ? "ava-voice: using the offline simulator"
+                                   : "ava-voice: no OPENAI_API_KEY set, so using the offline "
+                                     "simulator") +
+                   " at " + simulator->url() +
+                   (cfg.sim.scenario.empty() ? " (built-in scenario)"
+                                             : " (scenario " + cfg.sim.scenario + ")"));
+    } else {
+        ep = service_endpoint(cfg);
+    }
+
+    // ---- the devices ----
+    session_options so;
+    bool headless = !cfg.headless.input_wav.empty() || !cfg.headless.output_wav.empty();
+    audio::wav_device_options wav;
+    wav.input_path = cfg.headless.input_wav;
+    wav.output_path = cfg.headless.output_wav;
+    wav.pacing = cfg.headless.fast ? audio::wav_pacing::fast : audio::wav_pacing::realtime;
+    if (!headless && !machine_has_sound()) {
+        if (!use_sim) {
+            con.error(
+                "no audio devices found (no sound server or hardware). Use --input "
+                "question.wav --output answer.wav, or see --list-devices.");
+            return exit_failure;
+        }
+        const auto sample = find_sample("demo-conversation.wav");
+        if (!sample) {
+            con.error(
+                "no audio devices found and the bundled sample speech is missing; use "
+                "--input question.wav --output answer.wav");
+            return exit_failure;
+        }
+        wav.input_path = sample->string();
+        wav.output_path = "ava-reply.wav";
+        headless = true;
+        con.banner("ava-voice: no sound card here, so playing the bundled sample speech (" +
+                   sample->filename().string() + ") in and writing the replies to " +
+                   wav.output_path);
+    }
+    try {
+        if (headless) {
+            so.device = audio::open_wav_device(wav);
+            so.stop_when_input_done = !wav.input_path.empty();
+        } else {
+            audio::portaudio_options pa;
+            pa.input_device = cfg.audio.input_device;
+            pa.output_device = cfg.audio.output_device;
+            pa.on_fault = [&con](std::error_code ec, const std::string& what) {
+                if (ec) con.warning("audio device: " + what);
+            };
+            so.device = audio::open_portaudio_device(pa);
+        }
+    } catch (const std::system_error& e) {
+        con.error(e.what());
+        return e.code() == errc::bad_config ? exit_usage : exit_failure;
+    }
+    so.engine.start_threshold_ms = static_cast<int>(cfg.audio.playback_start.count());
+    so.engine.dsp = echo_stage(cfg, !headless, con);
+    so.events_jsonl = cfg.headless.events_jsonl;
+    so.record_wav = cfg.headless.record_wav;
+    so.conversation = conversation_from(cfg);
+    so.connection = connection_from(cfg, std::move(ep));
+
+    // ---- the session ----
+    session_callbacks cb;
+    cb.on_transcript = [&con](const transcript_line& t) { con.transcript(t); };
+    cb.on_tool = [&con](const tool_event& e) { con.tool(e); };
+    cb.on_notice = [&con, log](std::string_view text, bool warning) {
+        if (warning) {
+            con.warning(text);
+        } else {
+            log->info("{}", text);
+        }
+    };
+    cb.on_status = [log](realtime::conv_status s) { log->debug("status: {}", to_string(s)); };
+    cb.on_turn = [log](const realtime::act::turn_metrics& m) {
+        log->info("turn {}: {} ms from end of speech to first audio", m.turn, m.latency.count());
+    };
+
+    auto sess = std::make_unique<session>(std::move(so), std::move(cb));
+    tools::register_builtin_tools(sess->tools(), cfg.tools);
+
+    session_result result;
+    {
+        signal_watch signals([&sess, &con](int sig) {
+            con.banner(sig == SIGINT ? "ava-voice: interrupted, finishing up"
+                                     : "ava-voice: "
+                                       "stopping");
+            sess->stop();
+        });
+        try {
+            sess->start();
+        } catch (const std::system_error& e) {
+            con.error(e.what());
+            return exit_failure;
+        }
+        auto channel = std::make_shared<line_channel>();
+        channel->target = sess.get();
+        start_stdin_reader(channel);
+        result = sess->wait();
+        const std::lock_guard lock(channel->mutex);
+        channel->target = nullptr;
+    }
+    if (result.how == session_result::end::fatal) con.error(result.message);
+    con.line(summary_text(sess->summary()));
+    if (simulator) simulator->stop();
+    return exit_code_for(result);
+}
+
+}  // namespace ava::app
