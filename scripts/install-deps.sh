@@ -25,6 +25,8 @@ packages=(
     pulseaudio pulseaudio-utils libasound2-plugins  # a virtual sound card for device tests
     python3 python3-aiosmtpd  # a real SMTP server on loopback for the email tool's tests
     tmux                      # terminal UI tests
+    gnuplot-nox               # the benchmark report's plot
+    time                      # /usr/bin/time -v: peak RSS in benchmarks
     clang-format              # the format check CI runs
 )
 
