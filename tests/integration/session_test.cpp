@@ -482,6 +482,10 @@ struct benign_fault {
     sim::fault f;
 };
 
+void PrintTo(const benign_fault& f, std::ostream* os) {
+    *os << f.name;
+}
+
 class SessionFault : public ::testing::TestWithParam<benign_fault> {};
 
 // Faults after which the session must simply go on: same socket, the reply completes.
