@@ -1,0 +1,434 @@
+// Device-level end to end (issue 5): the real ava-voice binary with REAL PortAudio, through a
+// private PulseAudio server (tests/fixtures/pulse_env.sh), against the real ava-realtime-sim
+// process. No sound hardware, no network.
+//
+//   espeak-ng sentence --paplay--> ava_mic --PortAudio--> ava-voice --ws--> ava-realtime-sim
+//                                                                            (--record-dir)
+//   parecord <-- ava_speaker.monitor <--PortAudio-- ava-voice <--spoken reply--'
+//
+// Checks: (a) the simulator's recording of its input holds THAT sentence (normalised
+// cross-correlation against the source, and clearly more than against a sentence that was never
+// played); (b) the reply came out of the virtual speaker (the speaker capture correlates with
+// the assistant channel of ava-voice's own --record, with speech-level energy there and silence
+// before the user spoke); ava-voice stops on SIGINT with exit 0 and prints its summary.
+//
+// Own main(): without pulseaudio/paplay/parecord/espeak-ng/sox it exits 77 (CTest
+// SKIP_RETURN_CODE) unless env CI is set, then it fails. Only processes it started are stopped,
+// by PID.
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sndfile.h>
+
+#include "process.hpp"
+#include "pulse_server.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ava::test::run_process;
+using ava::test::spawn_process;
+using ava::test::stop_process;
+using ava::test::wait_process;
+
+ava::test::pulse_server* g_pulse = nullptr;
+
+struct wav {
+    int rate = 0;
+    int channels = 0;
+    std::vector<short> samples;  // interleaved
+};
+
+std::optional<wav> read_wav(const std::string& path) {
+    SF_INFO info{};
+    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+    if (f == nullptr) return std::nullopt;
+    wav w{info.samplerate, info.channels, {}};
+    w.samples.resize(static_cast<std::size_t>(info.frames * info.channels));
+    const sf_count_t got = sf_readf_short(f, w.samples.data(), info.frames);
+    w.samples.resize(static_cast<std::size_t>(got * info.channels));
+    sf_close(f);
+    return w;
+}
+
+std::vector<short> channel(const wav& w, int ch) {
+    std::vector<short> out;
+    const auto n = static_cast<std::size_t>(w.channels);
+    out.reserve(w.samples.size() / n);
+    for (std::size_t i = static_cast<std::size_t>(ch); i < w.samples.size(); i += n) {
+        out.push_back(w.samples[i]);
+    }
+    return out;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return pred();
+}
+
+constexpr std::size_t k_hop = 240;  // 10 ms at 24 kHz
+
+double rms(const short* x, std::size_t n) {
+    double acc = 0;
+    for (std::size_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * x[i];
+    return n == 0 ? 0 : std::sqrt(acc / static_cast<double>(n));
+}
+
+double dbfs(double r) {
+    return 20 * std::log10(std::max(r, 1e-3) / 32768.0);
+}
+
+std::vector<double> envelope(const std::vector<short>& x) {
+    std::vector<double> e(x.size() / k_hop);
+    for (std::size_t i = 0; i < e.size(); ++i) e[i] = rms(x.data() + i * k_hop, k_hop);
+    return e;
+}
+
+struct match {
+    double envelope_corr = -1;  ///< normalised correlation of 10 ms RMS envelopes
+    double sample_corr = -1;    ///< normalised correlation of the samples, best lag near it
+    std::size_t lag = 0;        ///< samples into `captured` where `source` starts
+};
+
+/// Where `source` best appears inside `captured`: a coarse search over 10 ms envelopes, then
+/// the exact sample lag within +-20 ms of it.
+match find_in(const std::vector<short>& source, const std::vector<short>& captured) {
+    match m;
+    if (source.empty() || captured.size() < source.size()) return m;
+    const auto es = envelope(source);
+    const auto ec = envelope(captured);
+    std::size_t coarse = 0;
+    for (std::size_t lag = 0; lag + es.size() <= ec.size(); ++lag) {
+        double dot = 0;
+        double nc = 0;
+        double ns = 0;
+        for (std::size_t i = 0; i < es.size(); ++i) {
+            dot += es[i] * ec[lag + i];
+            nc += ec[lag + i] * ec[lag + i];
+            ns += es[i] * es[i];
+        }
+        const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
+        if (c > m.envelope_corr) {
+            m.envelope_corr = c;
+            coarse = lag * k_hop;
+        }
+    }
+    const std::size_t lo = coarse > 480 ? coarse - 480 : 0;
+    const std::size_t hi = std::min(coarse + 480, captured.size() - source.size());
+    for (std::size_t lag = lo; lag <= hi; ++lag) {
+        double dot = 0;
+        double nc = 0;
+        double ns = 0;
+        for (std::size_t i = 0; i < source.size(); ++i) {
+            const double s = source[i];
+            const double c = captured[lag + i];
+            dot += s * c;
+            nc += c * c;
+            ns += s * s;
+        }
+        const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
+        if (c > m.sample_corr) {
+            m.sample_corr = c;
+            m.lag = lag;
+        }
+    }
+    return m;
+}
+
+/// The span of `x` from the first to the last 10 ms block above `level_dbfs`.
+std::pair<std::size_t, std::size_t> active_span(const std::vector<short>& x, double level_dbfs) {
+    const auto e = envelope(x);
+    std::size_t first = e.size();
+    std::size_t last = 0;
+    for (std::size_t i = 0; i < e.size(); ++i) {
+        if (dbfs(e[i]) > level_dbfs) {
+            first = std::min(first, i);
+            last = i;
+        }
+    }
+    if (first == e.size()) return {0, 0};
+    return {first * k_hop, (last + 1) * k_hop};
+}
+
+/// espeak-ng text converted to 24 kHz mono s16 (what the virtual microphone sink runs at).
+std::vector<short> make_speech(const fs::path& dir, const std::string& name,
+                               const std::string& text, std::string& path24) {
+    const std::string raw = (dir / (name + "-raw.wav")).string();
+    path24 = (dir / (name + ".wav")).string();
+    EXPECT_EQ(run_process({"espeak-ng", "-v", "en-us", "-s", "165", "-w", raw, text}), 0);
+    EXPECT_EQ(run_process({"sox", raw, "-r", "24000", "-c", "1", "-b", "16", "-e", "signed-integer",
+                           path24, "norm", "-3"}),
+              0);
+    auto w = read_wav(path24);
+    if (!w) return {};
+    EXPECT_EQ(w->rate, 24000);
+    return w->samples;
+}
+
+/// Sum of the assistant audio the simulator sent (from its --events log), in ms, once it has
+/// sent response.done; nullopt before that.
+std::optional<long> reply_ms_when_done(const std::string& events_path) {
+    std::ifstream in(events_path);
+    std::string line;
+    long bytes = 0;
+    bool done = false;
+    const std::regex audio_re(R"re("type":"response\.output_audio\.delta","audio_bytes":(\d+))re");
+    std::smatch m;
+    while (std::getline(in, line)) {
+        if (line.find("\"dir\":\"out\"") == std::string::npos) continue;
+        if (std::regex_search(line, m, audio_re)) bytes += std::stol(m[1].str());
+        if (line.find("\"type\":\"response.done\"") != std::string::npos) done = true;
+    }
+    if (!done) return std::nullopt;
+    return bytes / 48;  // 24 kHz mono s16: 48 bytes per ms
+}
+
+class temp_dir {
+  public:
+    temp_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "ava-device-e2e.XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+    }
+    ~temp_dir() {
+        if (keep_ || path_.empty()) return;
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    [[nodiscard]] const fs::path& path() const { return path_; }
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return (path_ / name).string();
+    }
+    void keep() { keep_ = true; }
+
+  private:
+    fs::path path_;
+    bool keep_ = false;
+};
+
+/// A child process that is stopped (by its PID) when the test ends early.
+class child {
+  public:
+    child(const std::vector<std::string>& argv, const std::string& log)
+        : pid_(spawn_process(argv, log)) {}
+    ~child() {
+        if (pid_ > 0) stop_process(pid_, SIGKILL);
+    }
+    child(const child&) = delete;
+    child& operator=(const child&) = delete;
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+    /// Sends `sig` and waits; returns the exit code (128 + signal when killed).
+    int stop(int sig, std::chrono::milliseconds grace) {
+        const int rc = stop_process(pid_, sig, grace);
+        pid_ = -1;
+        return rc;
+    }
+
+  private:
+    pid_t pid_;
+};
+
+TEST(device_e2e, spoken_question_reaches_the_simulator_and_the_reply_reaches_the_speaker) {
+    temp_dir dir;
+    ASSERT_FALSE(dir.path().empty());
+    const fs::path src = AVA_SOURCE_DIR;
+
+    std::string said_path;
+    std::string unsaid_path;
+    const auto said = make_speech(dir.path(), "said", "Hello Ava, can you hear me?", said_path);
+    // Never played: a control that the correlation tells sentences apart.
+    const auto unsaid =
+        make_speech(dir.path(), "unsaid", "Seven purple elephants dance slowly.", unsaid_path);
+    ASSERT_GT(said.size(), 24000U);
+    ASSERT_GT(unsaid.size(), 24000U);
+
+    // 1. The simulator, as a process, recording what it receives.
+    const fs::path rec_dir = dir.path() / "sim-rec";
+    fs::create_directories(rec_dir);
+    const std::string sim_log = dir.file("sim.out");
+    const std::string events = dir.file("sim-events.jsonl");
+    child sim(
+        {AVA_SIM_BIN, "--port", "0", "--scenario", (src / "sim/scenarios/demo-hello.toml").string(),
+         "--record-dir", rec_dir.string(), "--events", events},
+        sim_log);
+    ASSERT_GT(sim.pid(), 0);
+    std::string url;
+    const std::regex listen_re(R"(listening on (ws://127\.0\.0\.1:\d+/v1/realtime\?model=\S+))");
+    ASSERT_TRUE(wait_for(
+        [&] {
+            std::smatch m;
+            const std::string text = slurp(sim_log);
+            if (!std::regex_search(text, m, listen_re)) return false;
+            url = m[1].str();
+            return true;
+        },
+        15s))
+        << "the simulator did not listen: " << slurp(sim_log);
+
+    // 2. Record the virtual speaker from before ava-voice starts.
+    const std::string speaker_path = dir.file("speaker.wav");
+    child rec({"parecord", "-d", g_pulse->speaker_monitor(), "--rate=24000", "--channels=1",
+               "--format=s16le", "--file-format=wav", "--latency-msec=20", speaker_path},
+              dir.file("parecord.out"));
+    ASSERT_GT(rec.pid(), 0);
+
+    // 3. ava-voice with real PortAudio devices (no --input/--output), a dummy key.
+    ::setenv("OPENAI_API_KEY", "sk-dummy-e2e-key", 1);
+    ::setenv("NO_COLOR", "1", 1);
+    const std::string ava_log = dir.file("ava.out");
+    const std::string record_path = dir.file("ava-record.wav");
+    ASSERT_EQ(::chdir(dir.path().c_str()), 0);  // no stray .env is read, nothing lands elsewhere
+    child ava({AVA_VOICE_BIN, "--endpoint", url, "--record", record_path, "--log-level", "info"},
+              ava_log);
+    ASSERT_GT(ava.pid(), 0);
+    // Ready when the simulator has seen the session configured.
+    ASSERT_TRUE(wait_for(
+        [&] { return slurp(events).find("\"session.updated\"") != std::string::npos; }, 20s))
+        << "ava-voice did not configure a session:\n"
+        << slurp(ava_log);
+    std::this_thread::sleep_for(300ms);  // the microphone stream is running by now; settle
+
+    // 4. Speak into the virtual microphone.
+    ASSERT_EQ(run_process({"paplay", "-d", g_pulse->mic_sink(), said_path}, 20s), 0);
+
+    // 5. Wait for the reply: its transcript printed, all its audio sent, then played out.
+    ASSERT_TRUE(wait_for([&] { return slurp(ava_log).find("AVA: ") != std::string::npos; }, 20s))
+        << "no reply printed:\n"
+        << slurp(ava_log) << "\nsimulator:\n"
+        << slurp(sim_log);
+    std::optional<long> reply_ms;
+    ASSERT_TRUE(wait_for([&] { return (reply_ms = reply_ms_when_done(events)).has_value(); }, 20s));
+    ASSERT_GT(*reply_ms, 500);
+    std::this_thread::sleep_for(std::chrono::milliseconds(*reply_ms) + 1500ms);
+
+    // 6. SIGINT: ava-voice finishes up, prints its summary and exits 0.
+    const int ava_rc = ava.stop(SIGINT, 10s);
+    const std::string out = slurp(ava_log);
+    EXPECT_EQ(ava_rc, 0) << out;
+    EXPECT_NE(out.find("interrupted, finishing up"), std::string::npos) << out;
+    EXPECT_NE(out.find("-- session summary --"), std::string::npos) << out;
+    EXPECT_NE(out.find("AVA: Yes, I can hear you loud and clear."), std::string::npos) << out;
+    EXPECT_EQ(out.find("sk-dummy-e2e-key"), std::string::npos) << "the key was printed";
+    EXPECT_EQ(rec.stop(SIGINT, 5s), 0);
+    EXPECT_EQ(sim.stop(SIGINT, 10s), 0) << slurp(sim_log);
+
+    // (a) The simulator received THAT speech.
+    std::vector<fs::path> inputs;
+    for (const auto& e : fs::directory_iterator(rec_dir)) inputs.push_back(e.path());
+    ASSERT_EQ(inputs.size(), 1U) << "expected one session recording";
+    const auto sim_in = read_wav(inputs[0].string());
+    ASSERT_TRUE(sim_in);
+    ASSERT_EQ(sim_in->rate, 24000);
+    ASSERT_EQ(sim_in->channels, 1);
+    const match heard = find_in(said, sim_in->samples);
+    const match control = find_in(unsaid, sim_in->samples);
+    std::cout << "simulator input: " << sim_in->samples.size() / 24 << " ms; said sentence: "
+              << "envelope " << heard.envelope_corr << ", samples " << heard.sample_corr << " at "
+              << heard.lag / 24 << " ms; never-said sentence: envelope " << control.envelope_corr
+              << ", samples " << control.sample_corr << "\n";
+    EXPECT_GT(heard.envelope_corr, 0.9);
+    EXPECT_GT(heard.sample_corr, 0.7);
+    EXPECT_LT(control.sample_corr, 0.3);
+    EXPECT_GT(heard.sample_corr, control.sample_corr + 0.4);
+    const double speech_level =
+        dbfs(rms(sim_in->samples.data() + heard.lag,
+                 std::min(said.size(), sim_in->samples.size() - heard.lag)));
+    EXPECT_GT(speech_level, -35.0) << "the speech reached the simulator too quietly";
+
+    // (b) The reply came out of the speaker: ava-voice's own recording (assistant on the right)
+    // gives the reply audio; the speaker capture must hold it, loud, after the question.
+    const auto own = read_wav(record_path);
+    ASSERT_TRUE(own);
+    ASSERT_EQ(own->channels, 2);
+    const auto assistant = channel(*own, 1);
+    const auto [r0, r1] = active_span(assistant, -45.0);
+    ASSERT_GT(r1 - r0, 12000U) << "ava-voice's recording has no reply in its assistant channel";
+    const std::vector<short> reply(assistant.begin() + static_cast<std::ptrdiff_t>(r0),
+                                   assistant.begin() + static_cast<std::ptrdiff_t>(r1));
+    const auto speaker = read_wav(speaker_path);
+    ASSERT_TRUE(speaker);
+    ASSERT_EQ(speaker->rate, 24000);
+    const match out_match = find_in(reply, speaker->samples);
+    const match out_control = find_in(said, speaker->samples);  // the question is not echoed
+    const double reply_level = dbfs(rms(speaker->samples.data() + out_match.lag, reply.size()));
+    std::cout << "speaker capture: " << speaker->samples.size() / 24 << " ms; reply "
+              << reply.size() / 24 << " ms: envelope " << out_match.envelope_corr << ", samples "
+              << out_match.sample_corr << " at " << out_match.lag / 24 << " ms, level "
+              << reply_level << " dBFS; question in the speaker: " << out_control.sample_corr
+              << "\n";
+    EXPECT_GT(out_match.envelope_corr, 0.9);
+    EXPECT_GT(out_match.sample_corr, 0.7);
+    EXPECT_GT(reply_level, -35.0);
+    // Before the reply the speaker was silent (no reply before the question, no echo of it).
+    if (out_match.lag > 4800) {
+        const double before = dbfs(rms(speaker->samples.data(), out_match.lag - 2400));
+        EXPECT_LT(before, -50.0) << "the speaker played something before the reply";
+    }
+    EXPECT_LT(out_control.sample_corr, 0.3);
+
+    if (::testing::Test::HasFailure()) {
+        dir.keep();
+        std::cout << "kept " << dir.path() << " for inspection\n";
+    }
+}
+
+bool have_tools(std::string& missing) {
+    for (const char* p :
+         {"pulseaudio", "pactl", "pacat", "paplay", "parecord", "espeak-ng", "sox"}) {
+        if (!ava::test::have_program(p)) missing += std::string(missing.empty() ? "" : ", ") + p;
+    }
+    return missing.empty();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    const bool ci = std::getenv("CI") != nullptr;
+    std::string missing;
+    if (!have_tools(missing)) {
+        std::cerr << "device_e2e_test: missing " << missing
+                  << " (apt-get install pulseaudio pulseaudio-utils espeak-ng sox)\n";
+        return ci ? 1 : 77;
+    }
+    ava::test::pulse_server pulse;
+    if (!pulse.start()) {
+        std::cerr << "device_e2e_test: private PulseAudio did not start: " << pulse.error() << "\n";
+        return ci ? 1 : 77;
+    }
+    g_pulse = &pulse;
+    const int rc = RUN_ALL_TESTS();
+    pulse.stop();
+    return rc;
+}
