@@ -364,6 +364,13 @@ void conversation::mark_played_out(item_rec& rec) {
 
 // ---- connection ------------------------------------------------------------------------------
 
+// When to roll over, counted from the connect, for a session cap of `cap`: `rollover_margin`
+// before it, but never in the first three quarters of the session. A server whose cap is shorter
+// than the margin would otherwise make every new connection roll over at once (a storm).
+std::chrono::milliseconds conversation::rollover_after(std::chrono::milliseconds cap) const {
+    return std::max(cap - opts_.rollover_margin, cap * 3 / 4);
+}
+
 void conversation::on_connected(steady_time now, std::optional<std::int64_t> unix_now_s) {
     if (stopped_) return;
     const bool reconnected = generation_ > 0;
@@ -373,7 +380,7 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
     expired_ = false;
     connected_at_ = now;
     unix_at_connect_ = unix_now_s;
-    rollover_at_ = now + opts_.max_session - opts_.rollover_margin;
+    rollover_at_ = now + rollover_after(opts_.max_session);
     response_ = response_state::none;
     active_response_id_.clear();
     create_event_id_.clear();
@@ -474,12 +481,13 @@ void conversation::on_disconnected(const disconnect_info& info, steady_time now)
         return;
     }
     // Close codes that mean our client broke the protocol: retrying would do the same again.
+    // Not 1009: our connection closes with it when the SERVER sends an oversized message, which
+    // is the server's fault and may not happen again (the connection also calls it recoverable).
     switch (info.close_code) {
         case 1002:
         case 1003:
         case 1007:
         case 1008:
-        case 1009:
         case 1010:
             fatal("the server closed the connection (code " + std::to_string(info.close_code) +
                       "): " + why,
@@ -644,8 +652,7 @@ void conversation::handle(server::session_created& e, steady_time /*now*/) {
     if (unix_at_connect_.has_value() && e.session.expires_at.has_value()) {
         const std::int64_t left_s = *e.session.expires_at - *unix_at_connect_;
         if (left_s > 0) {
-            const steady_time cap =
-                connected_at_ + std::chrono::seconds{left_s} - opts_.rollover_margin;
+            const steady_time cap = connected_at_ + rollover_after(std::chrono::seconds{left_s});
             if (!rollover_at_.has_value() || cap < *rollover_at_) rollover_at_ = cap;
         }
     }

@@ -1153,6 +1153,38 @@ TEST_F(Conversation, RolloverUsesExpiresAtWhenTheWallClockIsGiven) {
     EXPECT_EQ(of<act::reconnect>(c->drain()).size(), 1u);
 }
 
+TEST_F(Conversation, ShortServerCapDoesNotRollOverAtOnce) {
+    // A server cap shorter than the margin (here 60 s against 5 min) must not make every new
+    // connection roll over the moment it opens: the session gets at least 3/4 of its cap.
+    auto o = default_options();
+    o.rollover_margin = minutes{5};
+    make(o);
+    c->on_connected(now, 1'000'000);
+    server::session_created sc;
+    sc.session.expires_at = 1'000'000 + 60;
+    ev(sc);
+    c->on_tick(now);
+    EXPECT_TRUE(of<act::reconnect>(c->drain()).empty());
+    advance(seconds{44});
+    c->on_tick(now);
+    EXPECT_TRUE(of<act::reconnect>(c->drain()).empty());
+    advance(seconds{2});
+    c->on_tick(now);
+    auto rc = of<act::reconnect>(c->drain());
+    ASSERT_EQ(rc.size(), 1u);
+    EXPECT_TRUE(rc[0].rollover);
+}
+
+TEST_F(Conversation, OversizedMessageCloseReconnects) {
+    // 1009 means the server sent a message over our limit: its fault, maybe transient.
+    make(default_options());
+    connect();
+    c->on_disconnected({.close_code = 1009, .reason = "message too big"}, now);
+    auto acts = c->drain();
+    EXPECT_TRUE(of<act::fatal>(acts).empty());
+    EXPECT_EQ(of<act::reconnect>(acts).size(), 1u);
+}
+
 // ---- push to talk ------------------------------------------------------------------------------
 
 class PushToTalk : public Conversation {

@@ -349,6 +349,7 @@ class conversation {
     void maybe_finish_batch(const std::string& response_id, steady_time now);
     void mark_played_out(item_rec& rec);
     void check_rollover(steady_time now);
+    [[nodiscard]] std::chrono::milliseconds rollover_after(std::chrono::milliseconds cap) const;
     void handle_error(const error_info& e, steady_time now);
     void buffer_offline(std::vector<core::sample> frame);
     void reseed();
