@@ -150,7 +150,7 @@ set +e
     --set "tools.weather.geocoding_url=$base/v1/search" \
     --set "tools.weather.forecast_url=$base/v1/forecast" \
     --set "tools.email.smtp_url=smtp://127.0.0.1:$smtp_port" \
-    --log-level warn </dev/null) | tee "$workdir/ava-voice.out"
+    --log-level warn </dev/null 2>&1) | tee "$workdir/ava-voice.out"
 rc=${PIPESTATUS[0]}
 set -e
 echo "demo-tools: ava-voice exited with $rc"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Tools end to end (issue 6): the real ava-voice binary, headless (--input WAV --output WAV
-# --fast), talks to the simulator running sim/scenarios/demo-weather-lights.toml: the user asks
+# --fast), talks over ws:// to the real ava-realtime-sim process (--pace 0: the long spoken
+# reply that quotes the tool outputs arrives as fast as it is synthesised) running
+# sim/scenarios/demo-weather-lights.toml, with a dummy OPENAI_API_KEY: the user asks
 # for the weather in Berlin and to turn off the living room lights; the model calls
 # check_weather and control_lights at once. Both tools run against tests/tools/fake_services.py
 # on loopback (Open-Meteo's and Home Assistant's shapes), configured through config/demo's
@@ -11,12 +13,13 @@
 # one POST /api/services/light/turn_off, for the two living room lights, with the token; the
 # fake Open-Meteo was asked for Berlin; ava-voice exited 0 and printed its summary.
 #
-#   tools_e2e.sh AVA_VOICE_BINARY SOURCE_DIR
+#   tools_e2e.sh AVA_VOICE_BINARY AVA_REALTIME_SIM_BINARY SOURCE_DIR
 # Exit 0 pass, 1 fail, 77 skip (python3 missing; not allowed when CI is set).
 set -euo pipefail
 
 ava=$1
-src=$2
+sim=$2
+src=$3
 py=$(command -v /usr/bin/python3 || command -v python3 || true)
 if [[ -z "$py" ]]; then
     echo "tools_e2e: python3 is missing" >&2
@@ -25,26 +28,32 @@ if [[ -z "$py" ]]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ava-tools-e2e.XXXXXX")
-svc_pid=""
+pids=()
 finish() {
-    if [[ -n "$svc_pid" ]]; then
-        kill -TERM "$svc_pid" 2>/dev/null || true
-        wait "$svc_pid" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [[ "${keep:-0}" == 0 ]]; then rm -rf "$work"; fi
 }
 trap finish EXIT
 
 "$py" "$src/tests/tools/fake_services.py" >"$work/services.out" 2>"$work/services.err" &
-svc_pid=$!
+pids+=($!)
+"$sim" --port 0 --pace 0 --scenario "$src/sim/scenarios/demo-weather-lights.toml" \
+    >"$work/sim.out" 2>"$work/sim.err" &
+pids+=($!)
 port=""
-for _ in $(seq 1 100); do
+url=""
+for _ in $(seq 1 300); do
     port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$work/services.out" | head -n1)
-    [[ -n "$port" ]] && break
+    url=$(sed -n 's/^listening on \(ws:.*\)$/\1/p' "$work/sim.out" | head -n1)
+    [[ -n "$port" && -n "$url" ]] && break
     sleep 0.05
 done
-if [[ -z "$port" ]]; then
-    echo "tools_e2e: fake_services.py did not start: $(cat "$work/services.err")" >&2
+if [[ -z "$port" || -z "$url" ]]; then
+    echo "tools_e2e: a server did not start: $(cat "$work/services.err" "$work/sim.err")" >&2
     keep=1
     exit 1
 fi
@@ -52,9 +61,9 @@ base="http://127.0.0.1:$port"
 
 mkdir -p "$work/run"
 set +e
-(cd "$work/run" && HOME_ASSISTANT_TOKEN=good-token NO_COLOR=1 timeout -s INT 45 "$ava" \
-    --config "$src/config/demo/ava-voice.toml" \
-    --provider sim --scenario "$src/sim/scenarios/demo-weather-lights.toml" \
+(cd "$work/run" && HOME_ASSISTANT_TOKEN=good-token OPENAI_API_KEY=sk-dummy-tools-e2e NO_COLOR=1 \
+    timeout -s INT 45 "$ava" --config "$src/config/demo/ava-voice.toml" \
+    --provider openai --endpoint "$url" \
     --set session.output_modality=audio \
     --input "$src/sim/samples/weather-lights.wav" --output "$work/reply.wav" --fast \
     --set "tools.lights.base_url=$base" \
@@ -81,6 +90,7 @@ def need(cond, what):
 
 need(rc == 0, f"ava-voice exited with {rc}: {open(os.path.join(work, 'ava.err')).read()[-2000:]}")
 need("-- session summary --" in out, "no session summary")
+need("sk-dummy-tools-e2e" not in out, "the API key was printed")
 results = dict(re.findall(r"^  <- (\S+) (ok|failed)", out, re.M))
 need(results.get("check_weather") == "ok", f"check_weather: {results.get('check_weather')}")
 need(results.get("control_lights") == "ok", f"control_lights: {results.get('control_lights')}")
