@@ -4,8 +4,11 @@
 #include <cstdio>
 #include <exception>
 #include <iomanip>
+#include <optional>
 #include <ostream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -100,6 +103,14 @@ Config file: $XDG_CONFIG_HOME/ava-voice/config.toml (~/.config/ava-voice/config.
 Environment: OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT,
   AZURE_OPENAI_DEPLOYMENT, HTTPS_PROXY, NO_PROXY, NO_COLOR, AVA_LOG_LEVEL,
   HOME_ASSISTANT_TOKEN, AVA_SMTP_PASSWORD.
+
+Commands:
+  ava-voice doctor [flags]    check the key, the endpoint (TLS + WebSocket), audio devices,
+                              the microphone and speaker, and the config; advice for each problem
+
+Keys while talking (in a terminal): SPACE push-to-talk with --vad manual (press to start,
+  press again to end: terminals report no key release), M mute, C cancel the reply,
+  T type a message (Enter sends, Esc cancels), Q or Ctrl+C quit.
 
 Examples:
   ava-voice                                   talk (OpenAI, default devices)
@@ -244,8 +255,15 @@ command_line parse_command_line(int argc, const char* const* argv) {
 
     command_line cl;
     cl.help = app.help();
+    // `doctor` is a command word in front of the usual flags: parse the rest as usual.
+    std::vector<const char*> args(argv, argv + argc);
+    bool doctor = false;
+    if (argc > 1 && std::string_view(argv[1]) == "doctor") {
+        doctor = true;
+        args.erase(args.begin() + 1);
+    }
     try {
-        app.parse(argc, argv);
+        app.parse(static_cast<int>(args.size()), args.data());
     } catch (const CLI::CallForHelp&) {
         cl.cmd = command::help;
         return cl;
@@ -276,6 +294,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
 
     if (version_flag->count() > 0) {
         cl.cmd = command::version;
+    } else if (doctor) {
+        cl.cmd = command::doctor;
     } else if (print_config->count() > 0) {
         cl.cmd = command::print_config;
     } else if (list_dev->count() > 0) {
@@ -342,6 +362,11 @@ std::string summary(const config& c) {
 
 int main_entry(int argc, const char* const* argv, const run_function& run, std::ostream& out,
                std::ostream& err) {
+    return main_entry(argc, argv, run, doctor_function{}, out, err);
+}
+
+int main_entry(int argc, const char* const* argv, const run_function& run,
+               const doctor_function& doctor, std::ostream& out, std::ostream& err) {
     // Every message that leaves here goes through redact(): a secret can hide in an error text.
     const auto fail = [&](const std::string& msg, int code) {
         err << "ava-voice: error: " << log::redact(msg) << '\n';
@@ -359,6 +384,21 @@ int main_entry(int argc, const char* const* argv, const run_function& run, std::
             return 0;
         }
 
+        if (cl.cmd == command::doctor) {
+            if (!doctor) return fail("doctor is not built into this binary", 1);
+            std::optional<loaded_config> doc;
+            try {
+                doc = load_config(process_sources(cl));
+            } catch (const config_error& e) {
+                out << "ava-voice doctor\n[FAIL] config: " << log::redact(e.what())
+                    << "\n       advice: fix the file, variable or flag named above; "
+                       "`ava-voice --print-config` shows each value and its origin\n"
+                       "1 problem(s) found\n";
+                return 2;
+            }
+            log::init({doc->cfg.logging.level, doc->cfg.logging.file, true});
+            return doctor(*doc, out);
+        }
         const loaded_config loaded = load_config(process_sources(cl));
         const config& cfg = loaded.cfg;
         log::init({cfg.logging.level, cfg.logging.file, true});

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "ava/app/terminal.hpp"
+#include "ava/app/ui.hpp"
 #include "ava/audio/devices.hpp"
 #include "ava/audio/dsp.hpp"
 #include "ava/audio/portaudio_device.hpp"
@@ -34,95 +36,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// ---- terminal output ---------------------------------------------------------------------------
-
-/// Prints transcript lines, tool calls and notices. Called on the session's io thread and on the
-/// main thread (banner, summary), hence the mutex.
-class console {
-  public:
-    explicit console(bool color) : color_(color) {}
-
-    void line(std::string_view text) {
-        const std::lock_guard lock(mutex_);
-        std::cout << text << '\n' << std::flush;
-    }
-    void banner(std::string_view text) { line(paint("2", text)); }
-    void warning(std::string_view text) {
-        const std::lock_guard lock(mutex_);
-        std::cerr << paint("33", "ava-voice: warning: ") << text << '\n' << std::flush;
-    }
-    void error(std::string_view text) {
-        const std::lock_guard lock(mutex_);
-        std::cerr << paint("31", "ava-voice: error: ") << text << '\n' << std::flush;
-    }
-
-    void transcript(const transcript_line& t) {
-        if (!t.final) return;  // partial text updates belong to the interactive UI
-        if (t.role == realtime::speaker::user) {
-            line(paint("1;36", "You: ") + (t.failed ? paint("2", "[not transcribed]") : t.text));
-            return;
-        }
-        std::string out = paint("1;35", "AVA: ") + t.text;
-        if (!t.unheard.empty()) {
-            out += paint("2", std::string(t.text.empty() ? "" : " ") + "[interrupted; not heard" +
-                                  (t.unheard_estimated ? " (about)" : "") + ": " + t.unheard + "]");
-        }
-        line(out);
-    }
-
-    void tool(const tool_event& e) {
-        if (!e.finished) {
-            line(paint("33", "  -> ") + e.name + " " + shorten(e.arguments_json, 160));
-            return;
-        }
-        line(paint("33", "  <- ") + e.name + (e.ok ? " ok" : paint("31", " failed")) + " (" +
-             std::to_string(e.elapsed.count()) + " ms) " + shorten(e.output_json, 200));
-    }
-
-  private:
-    std::string paint(std::string_view code, std::string_view text) const {
-        if (!color_) return std::string(text);
-        return "\x1b[" + std::string(code) + "m" + std::string(text) + "\x1b[0m";
-    }
-    static std::string shorten(std::string_view s, std::size_t max) {
-        if (s.size() <= max) return std::string(s);
-        return std::string(s.substr(0, max)) + "...";
-    }
-
-    bool color_;
-    std::mutex mutex_;
-};
-
-// ---- choosing the service
-// ------------------------------------------------------------------------
-
-bool wants_simulator(const config& cfg) {
-    if (cfg.provider.kind == provider_kind::sim) return true;
-    // OpenAI with no key and no explicit endpoint: the offline demo.
-    return cfg.provider.kind == provider_kind::openai && cfg.provider.api_key.empty() &&
-           cfg.provider.endpoint.empty();
-}
-
-realtime::endpoint service_endpoint(const config& cfg) {
-    realtime::provider_settings p;
-    p.model = cfg.provider.model;
-    p.api_key = cfg.provider.api_key;
-    if (!cfg.provider.endpoint.empty()) {
-        p.provider = "custom";
-        p.endpoint_url = cfg.provider.endpoint;
-    } else if (cfg.provider.kind == provider_kind::azure) {
-        p.provider = "azure";
-        p.azure_endpoint = cfg.azure.endpoint;
-        p.deployment = cfg.azure.deployment;
-    } else {
-        p.provider = "openai";
-        p.base_url = cfg.openai.base_url;
-    }
-    // The key was read from the environment by the config loader; do not read it again.
-    return realtime::build_endpoint(
-        p, [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
-}
 
 // ---- the session config ------------------------------------------------------------------------
 
@@ -201,18 +114,6 @@ realtime::conversation_options conversation_from(const config& cfg) {
     return o;
 }
 
-realtime::connection_options connection_from(const config& cfg, realtime::endpoint ep) {
-    realtime::connection_options c;
-    c.target = std::move(ep);
-    c.ca_file = cfg.network.ca_file;
-    c.insecure_skip_verify = cfg.network.insecure_skip_verify;
-    if (!cfg.network.proxy.empty()) c.proxy = cfg.network.proxy;
-    if (!cfg.network.no_proxy.empty()) c.no_proxy = cfg.network.no_proxy;
-    c.connect_timeout = cfg.network.connect_timeout;
-    c.ping_interval = cfg.network.ping_interval;
-    return c;
-}
-
 // ---- devices
 // -------------------------------------------------------------------------------------
 
@@ -244,7 +145,8 @@ bool machine_has_sound() {
     }
 }
 
-std::unique_ptr<audio::dsp_stage> echo_stage(const config& cfg, bool real_device, console& con) {
+std::unique_ptr<audio::dsp_stage> echo_stage(const config& cfg, bool real_device,
+                                             ui_renderer& con) {
     if (!real_device || cfg.audio.echo == echo_mode::off) {
         return std::make_unique<audio::identity_dsp>();
     }
@@ -338,6 +240,133 @@ std::string summary_text(const realtime::session_summary& s) {
     return o.str();
 }
 
+// ---- keys
+// ----------------------------------------------------------------------------------------
+
+/// What the keys do (see the top of run.hpp). Runs on the key thread only; reaches the session
+/// through its thread-safe methods and the UI through the renderer.
+class key_controller {
+  public:
+    key_controller(session& s, ui_renderer& ui, bool push_to_talk)
+        : session_(s), ui_(ui), push_to_talk_(push_to_talk) {}
+
+    /// Returns false once the user asked to quit.
+    bool handle(const key& k) {
+        if (editing_) return edit(k);
+        switch (k.k) {
+            case key::kind::ctrl_c:
+            case key::kind::ctrl_d:
+                return quit();
+            case key::kind::character:
+                break;
+            default:
+                return true;
+        }
+        if (k.text.size() != 1) return true;
+        switch (k.text[0]) {
+            case ' ':
+                space();
+                return true;
+            case 'm':
+            case 'M':
+                muted_ = !muted_;
+                session_.set_muted(muted_);
+                ui_.muted(muted_);
+                ui_.hint(muted_ ? "microphone muted (M unmutes)" : "microphone on");
+                return true;
+            case 'c':
+            case 'C':
+                if (talking_) end_talk();
+                session_.interrupt();
+                ui_.hint("cancelling the reply");
+                return true;
+            case 't':
+            case 'T':
+                editing_ = true;
+                text_.clear();
+                ui_.editing(text_);
+                return true;
+            case 'q':
+            case 'Q':
+                return quit();
+            default:
+                ui_.hint("keys: " + std::string(push_to_talk_ ? "SPACE talk, " : "") +
+                         "M mute, C cancel the reply, T type a message, Q quit");
+                return true;
+        }
+    }
+
+    /// The key thread is ending (the session is over): release a held push-to-talk.
+    void release() {
+        if (talking_) end_talk();
+    }
+
+  private:
+    void space() {
+        if (!push_to_talk_) {
+            // Terminals report no key release, so holding SPACE cannot work; under voice activity
+            // detection turns are automatic and SPACE is not needed.
+            ui_.hint(
+                "turns are automatic here (voice activity); for push-to-talk run with "
+                "--vad manual (SPACE starts, SPACE again ends the turn)");
+            return;
+        }
+        if (talking_) {
+            end_talk();
+        } else {
+            talking_ = true;
+            session_.talk(true);
+            ui_.talking(true);
+        }
+    }
+    void end_talk() {
+        talking_ = false;
+        session_.talk(false);
+        ui_.talking(false);
+    }
+    bool quit() {
+        ui_.hint("quitting");
+        release();
+        session_.stop();
+        return false;
+    }
+    bool edit(const key& k) {
+        switch (k.k) {
+            case key::kind::enter:
+                editing_ = false;
+                ui_.editing(std::nullopt);
+                if (!text_.empty()) session_.send_text(text_);
+                text_.clear();
+                return true;
+            case key::kind::escape:
+                editing_ = false;
+                text_.clear();
+                ui_.editing(std::nullopt);
+                return true;
+            case key::kind::backspace:
+                pop_utf8_char(text_);
+                ui_.editing(text_);
+                return true;
+            case key::kind::ctrl_c:
+                return quit();
+            case key::kind::character:
+                if (text_.size() < 4000) text_ += k.text;
+                ui_.editing(text_);
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    session& session_;
+    ui_renderer& ui_;
+    bool push_to_talk_;
+    bool muted_ = false;
+    bool talking_ = false;
+    bool editing_ = false;
+    std::string text_;
+};
+
 int exit_code_for(const session_result& r) {
     if (r.how != session_result::end::fatal) return exit_ok;
     if (r.code == errc::auth_failed || r.code == errc::not_found || r.code == errc::quota) {
@@ -348,8 +377,66 @@ int exit_code_for(const session_result& r) {
 
 }  // namespace
 
+// ---- choosing the service
+// ------------------------------------------------------------------------
+
+bool wants_simulator(const config& cfg) {
+    if (cfg.provider.kind == provider_kind::sim) return true;
+    // OpenAI with no key and no explicit endpoint: the offline demo.
+    return cfg.provider.kind == provider_kind::openai && cfg.provider.api_key.empty() &&
+           cfg.provider.endpoint.empty();
+}
+
+realtime::endpoint service_endpoint(const config& cfg) {
+    realtime::provider_settings p;
+    p.model = cfg.provider.model;
+    p.api_key = cfg.provider.api_key;
+    if (!cfg.provider.endpoint.empty()) {
+        p.provider = "custom";
+        p.endpoint_url = cfg.provider.endpoint;
+    } else if (cfg.provider.kind == provider_kind::azure) {
+        p.provider = "azure";
+        p.azure_endpoint = cfg.azure.endpoint;
+        p.deployment = cfg.azure.deployment;
+    } else {
+        p.provider = "openai";
+        p.base_url = cfg.openai.base_url;
+    }
+    // The key was read from the environment by the config loader; do not read it again.
+    return realtime::build_endpoint(
+        p, [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
+}
+
+realtime::connection_options connection_options_from(const config& cfg, realtime::endpoint ep) {
+    realtime::connection_options c;
+    c.target = std::move(ep);
+    c.ca_file = cfg.network.ca_file;
+    c.insecure_skip_verify = cfg.network.insecure_skip_verify;
+    if (!cfg.network.proxy.empty()) c.proxy = cfg.network.proxy;
+    if (!cfg.network.no_proxy.empty()) c.no_proxy = cfg.network.no_proxy;
+    c.connect_timeout = cfg.network.connect_timeout;
+    c.ping_interval = cfg.network.ping_interval;
+    return c;
+}
+
 int run(const config& cfg) {
-    console con(cfg.ui.color && isatty(STDOUT_FILENO) != 0);
+    // ---- the terminal ----
+    const bool interactive = is_terminal(STDIN_FILENO);
+    const bool stdout_tty = is_terminal(STDOUT_FILENO);
+    ui_options uo;
+    uo.color = cfg.ui.color && stdout_tty;
+    uo.ansi = uo.color;  // NO_COLOR / --no-color: plain lines (no cursor movement either)
+    uo.unicode = locale_is_utf8();
+    uo.push_to_talk = cfg.vad.type == vad_kind::manual;
+    const auto to_stdout = [](std::string_view b) {
+        std::fwrite(b.data(), 1, b.size(), stdout);
+        std::fflush(stdout);
+    };
+    const auto to_stderr = [](std::string_view b) {
+        std::fwrite(b.data(), 1, b.size(), stderr);
+        std::fflush(stderr);
+    };
+    ui_renderer con(uo, to_stdout, to_stderr);
     auto log = ava::log::get("app");
 
     // ---- the service ----
@@ -380,6 +467,7 @@ int run(const config& cfg) {
     // ---- the devices ----
     session_options so;
     bool headless = !cfg.headless.input_wav.empty() || !cfg.headless.output_wav.empty();
+    bool demo = false;
     audio::wav_device_options wav;
     wav.input_path = cfg.headless.input_wav;
     wav.output_path = cfg.headless.output_wav;
@@ -401,6 +489,7 @@ int run(const config& cfg) {
         wav.input_path = sample->string();
         wav.output_path = "ava-reply.wav";
         headless = true;
+        demo = true;
         con.banner("ava-voice: no sound card here, so playing the bundled sample speech (" +
                    sample->filename().string() + ") in and writing the replies to " +
                    wav.output_path);
@@ -408,7 +497,9 @@ int run(const config& cfg) {
     try {
         if (headless) {
             so.device = audio::open_wav_device(wav);
-            so.stop_when_input_done = !wav.input_path.empty();
+            // The demo in a terminal stays open after the sample (type with T, quit with Q);
+            // files given with --input, and anything without a terminal, end with the input.
+            so.stop_when_input_done = !wav.input_path.empty() && !(demo && interactive);
         } else {
             audio::portaudio_options pa;
             pa.input_device = cfg.audio.input_device;
@@ -427,29 +518,44 @@ int run(const config& cfg) {
     so.events_jsonl = cfg.headless.events_jsonl;
     so.record_wav = cfg.headless.record_wav;
     so.conversation = conversation_from(cfg);
-    so.connection = connection_from(cfg, std::move(ep));
+    so.connection = connection_options_from(cfg, std::move(ep));
 
     // ---- the session ----
     session_callbacks cb;
     cb.on_transcript = [&con](const transcript_line& t) { con.transcript(t); };
     cb.on_tool = [&con](const tool_event& e) { con.tool(e); };
-    cb.on_notice = [&con, log](std::string_view text, bool warning) {
+    cb.on_notice = [&con, log, ansi = uo.ansi](std::string_view text, bool warning) {
         if (warning) {
             con.warning(text);
         } else {
             log->info("{}", text);
+            if (ansi) con.hint(std::string(text));
         }
     };
-    cb.on_status = [log](realtime::conv_status s) { log->debug("status: {}", to_string(s)); };
-    cb.on_turn = [log](const realtime::act::turn_metrics& m) {
-        log->info("turn {}: {} ms from end of speech to first audio", m.turn, m.latency.count());
+    cb.on_status = [&con, log](realtime::conv_status s) {
+        log->debug("status: {}", to_string(s));
+        con.status(s);
     };
+    cb.on_interrupted = [&con] { con.interrupted(); };
+    cb.on_turn = [&con, log](const realtime::act::turn_metrics& m) {
+        log->info("turn {}: {} ms from end of speech to first audio", m.turn, m.latency.count());
+        con.turn(m);
+    };
+    cb.on_usage = [&con](const realtime::act::usage_metrics& m) { con.usage(m); };
 
     auto sess = std::make_unique<session>(std::move(so), std::move(cb));
     tools::register_builtin_tools(sess->tools(), cfg.tools);
 
     session_result result;
     {
+        // Keys: raw mode for as long as the session runs; restored by the guard on every way
+        // out of this block (a return, an exception), by the fatal-signal handlers on a crash,
+        // and SIGINT/SIGTERM become a clean stop that leaves through this block.
+        std::optional<raw_mode> raw;
+        if (interactive) {
+            install_fatal_signal_restore();
+            raw.emplace(STDIN_FILENO);
+        }
         signal_watch signals([&sess, &con](int sig) {
             con.banner(sig == SIGINT ? "ava-voice: interrupted, finishing up"
                                      : "ava-voice: "
@@ -459,15 +565,54 @@ int run(const config& cfg) {
         try {
             sess->start();
         } catch (const std::system_error& e) {
+            con.finish();
             con.error(e.what());
             return exit_failure;
         }
+        if (demo && interactive) {
+            con.banner("ava-voice: after the sample, press T to type to AVA, Q to quit");
+        }
+        std::jthread refresher;
+        if (uo.ansi) {
+            refresher = std::jthread([&con, &sess](const std::stop_token& stop) {
+                while (!stop.stop_requested()) {
+                    con.levels(sess->input_level().peak_db, sess->output_level().peak_db);
+                    con.refresh();
+                    std::this_thread::sleep_for(66ms);
+                }
+            });
+        }
+        std::jthread key_thread;
         auto channel = std::make_shared<line_channel>();
-        channel->target = sess.get();
-        start_stdin_reader(channel);
+        if (raw && raw->active()) {
+            key_thread = std::jthread([&con, &sess, &cfg](const std::stop_token& stop) {
+                key_controller keys(*sess, con, cfg.vad.type == vad_kind::manual);
+                key_decoder decoder;
+                bool running = true;
+                while (running && !stop.stop_requested()) {
+                    const auto bytes = read_input(STDIN_FILENO, 100);
+                    if (!bytes) break;  // the terminal went away
+                    for (const auto& k : decoder.feed(*bytes)) {
+                        if (!keys.handle(k)) {
+                            running = false;
+                            break;
+                        }
+                    }
+                }
+                keys.release();
+            });
+        } else {
+            channel->target = sess.get();
+            start_stdin_reader(channel);
+        }
         result = sess->wait();
-        const std::lock_guard lock(channel->mutex);
-        channel->target = nullptr;
+        {
+            const std::lock_guard lock(channel->mutex);
+            channel->target = nullptr;
+        }
+        key_thread = {};  // request stop and join (the reader wakes every 100 ms)
+        refresher = {};
+        con.finish();
     }
     if (result.how == session_result::end::fatal) con.error(result.message);
     con.line(summary_text(sess->summary()));

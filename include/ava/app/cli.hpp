@@ -21,7 +21,16 @@
 namespace ava::app {
 
 /// What the command line asks for. Several info flags at once: the first in this order wins.
-enum class command { run, help, version, print_config, list_devices, list_providers, list_tools };
+enum class command {
+    run,
+    help,
+    version,
+    print_config,
+    list_devices,
+    list_providers,
+    list_tools,
+    doctor,  ///< `ava-voice doctor [flags]`: the first argument
+};
 
 struct command_line {
     command cmd = command::run;
@@ -48,10 +57,17 @@ std::string summary(const config& cfg);
 /// Starts the conversation with the effective config and returns the exit code.
 using run_function = std::function<int(const config& cfg)>;
 
+/// Runs `ava-voice doctor` with the loaded config, printing to `out`; returns the exit code.
+using doctor_function = std::function<int(const loaded_config& loaded, std::ostream& out)>;
+
 /// The whole front end (see the top of this file). `run` is called only for command::run, after
 /// logging is set up and every secret is registered. Exceptions never escape: a config_error
 /// exits 2, anything else exits 1, each as one "ava-voice: error: ..." line on `err`.
 int main_entry(int argc, const char* const* argv, const run_function& run, std::ostream& out,
                std::ostream& err);
+/// As above, with `doctor` for the doctor command (empty: "not built into this binary"). For
+/// doctor, a config that does not load is reported as a failed check (exit 2).
+int main_entry(int argc, const char* const* argv, const run_function& run,
+               const doctor_function& doctor, std::ostream& out, std::ostream& err);
 
 }  // namespace ava::app

@@ -11,6 +11,8 @@
 #pragma once
 
 #include "ava/app/config.hpp"
+#include "ava/realtime/connection.hpp"
+#include "ava/realtime/provider.hpp"
 
 namespace ava::app {
 
@@ -18,6 +20,17 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_refused = 3;
+
+/// True when `cfg` asks for the built-in simulator: provider sim, or OpenAI with no key and no
+/// explicit endpoint (the offline demo).
+bool wants_simulator(const config& cfg);
+
+/// The service's URL and auth headers for `cfg` (not for the simulator). The key comes from
+/// `cfg` (the loader read the environment); nothing is read again.
+realtime::endpoint service_endpoint(const config& cfg);
+
+/// Connection settings (CA, proxy, timeouts, keepalive) for `ep` under `cfg`.
+realtime::connection_options connection_options_from(const config& cfg, realtime::endpoint ep);
 
 /// Runs ava-voice with `cfg` until the user quits, the input ends (headless) or a fatal error.
 /// Main thread. Blocks SIGINT/SIGTERM for its own threads and turns them into a clean stop.
