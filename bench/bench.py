@@ -307,7 +307,8 @@ def analyse_ava(client_log: Path, sim_log: Path):
         elif r["type"] == "input_audio_buffer.speech_started":
             sim_speech_started[r["event"].get("event_id")] = r["t_mono_us"]
 
-    mic_ms = []
+    mic_ms, mic_sent_ms = [], []
+    recv_first_delta = {}
     pending = []
     queued, heard = {}, {}
     flushes = []  # (speech_started wire t, flush_requested t, item)
@@ -321,9 +322,12 @@ def analyse_ava(client_log: Path, sim_log: Path):
         elif d == "send" and t == "input_audio_buffer.append":
             if pending:
                 cap = pending.pop(0)
+                mic_sent_ms.append((r["t_mono_us"] - cap) / 1000.0)
                 wire = sim_in_append.get(ev.get("event_id"))
                 if wire is not None:
                     mic_ms.append((wire - cap) / 1000.0)
+        elif d == "recv" and t == "response.output_audio.delta":
+            recv_first_delta.setdefault(ev.get("item_id"), r["t_mono_us"])
         elif d == "recv" and t == "input_audio_buffer.speech_started":
             last_started = ev.get("event_id")
         elif d == "local" and t == "playback.item_queued":
@@ -342,10 +346,13 @@ def analyse_ava(client_log: Path, sim_log: Path):
 
     delta_to_queued = [(queued[i] - sim_first_delta[i]) / 1000.0 for i in queued if i in sim_first_delta]
     delta_to_heard = [(heard[i] - sim_first_delta[i]) / 1000.0 for i in heard if i in sim_first_delta]
+    recv_to_heard = [(heard[i] - recv_first_delta[i]) / 1000.0 for i in heard if i in recv_first_delta]
     ss_to_req = [(req - wire) / 1000.0 for wire, req, _ in flushes]
     ss_to_silent = [(flushed_at[i][0] - wire) / 1000.0 for wire, _, i in flushes if i in flushed_at]
     return {
         "mic_to_wire_ms": mic_ms,
+        "mic_to_sent_ms": mic_sent_ms,
+        "recv_to_first_sample_ms": recv_to_heard,
         "delta_to_queued_ms": delta_to_queued,
         "delta_to_first_sample_ms": delta_to_heard,
         "speech_started_to_flush_requested_ms": ss_to_req,
@@ -549,16 +556,17 @@ def write_plot(work: Path, rows, png: Path):
     gp.write_text(f"""set terminal pngcairo size 900,420 font ",10"
 set output "{png}"
 set multiplot layout 1,2 title "Same 24 kHz conversation, same simulator, same machine (medians)"
-set style data histograms
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set grid ytics
 set yrange [0:*]
+set xrange [-0.6:{len(rows) - 0.4}]
+set offsets 0, 0, graph 0.1, 0
 unset key
 set title "CPU seconds per minute of realtime conversation"
-plot "{dat}" using 2:xtic(1) lc rgb "#3b7dd8", '' using 0:2:(sprintf("%.2f",$2)) with labels offset 0,0.7
+plot "{dat}" using 0:2:xtic(1) with boxes lc rgb "#3b7dd8", '' using 0:2:(sprintf("%.2f",$2)) with labels offset 0,0.7
 set title "Peak resident memory (MB)"
-plot "{dat}" using 3:xtic(1) lc rgb "#d8803b", '' using 0:3:(sprintf("%.1f",$3)) with labels offset 0,0.7
+plot "{dat}" using 0:3:xtic(1) with boxes lc rgb "#d8803b", '' using 0:3:(sprintf("%.1f",$3)) with labels offset 0,0.7
 unset multiplot
 """)
     r = subprocess.run(["gnuplot", str(gp)], capture_output=True, text=True)
@@ -648,6 +656,8 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
         return spread([pct(r[key], p) for r in ava_runs])
     F = {}
     F["mic_p50"], F["mic_p95"], F["mic_p99"] = (per_run("mic_to_wire_ms", p) for p in (50, 95, 99))
+    F["mic_sent_p50"], F["mic_sent_p99"] = (per_run("mic_to_sent_ms", p) for p in (50, 99))
+    F["recv_first"] = per_run("recv_to_first_sample_ms", 50)
     F["delta_queued"] = per_run("delta_to_queued_ms", 50)
     F["delta_first"] = per_run("delta_to_first_sample_ms", 50)
     F["delta_first_max"] = spread([max(r["delta_to_first_sample_ms"], default=None) for r in ava_runs])
@@ -679,8 +689,12 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
     row("mic frame captured -> append on the wire, p50", fmt(F["mic_p50"], " ms", 2))
     row("mic frame captured -> append on the wire, p95", fmt(F["mic_p95"], " ms", 2))
     row("mic frame captured -> append on the wire, p99", fmt(F["mic_p99"], " ms", 2))
+    row("  of which in ava-voice: frame captured -> append written, p50 / p99",
+        fmt(F["mic_sent_p50"], " ms", 2) + " / " + fmt(F["mic_sent_p99"], " ms", 2))
     row("audio delta -> first sample handed to the device, median", fmt(F["delta_first"], " ms", 2))
     row("audio delta -> first sample handed to the device, worst", fmt(F["delta_first_max"], " ms", 2))
+    row("  of which in ava-voice: delta received -> first sample handed to the device, median",
+        fmt(F["recv_first"], " ms", 2))
     row("audio delta -> queued for the device (decoded, in the ring), median", fmt(F["delta_queued"], " ms", 2))
     row("speech_started -> silent output (flush completed), median", fmt(F["ss_silent"], " ms", 2))
     row("speech_started -> silent output, worst", fmt(F["ss_silent_max"], " ms", 2))
@@ -708,7 +722,7 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
     print()
 
     # ---- every figure produced?
-    required = ["mic_p50", "mic_p95", "mic_p99", "delta_first", "delta_queued", "ss_silent", "ss_req",
+    required = ["mic_p50", "mic_p95", "mic_p99", "mic_sent_p50", "delta_first", "recv_first", "delta_queued", "ss_silent", "ss_req",
                 "trunc_med_abs", "ava_cpu_min", "ava_rss", "ingest", "tls_start"]
     missing = [k for k in required if F.get(k) is None]
     if peers:
@@ -721,7 +735,7 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
     if report_path:
         png = report_path.with_suffix(".png")
         rows = [("ava-voice", F["ava_cpu_min"]["median"], F["ava_rss"]["median"])] if F["ava_cpu_min"] else []
-        for kind, label in (("openai", "openai (Node)"), ("agents", "agents-realtime (Node)")):
+        for kind, label in (("openai", "openai (Node)"), ("agents", "agents SDK (Node)")):
             if kind in P:
                 rows.append((label, P[kind]["cpu_min"]["median"], P[kind]["rss"]["median"]))
         plotted = write_plot(work, rows, png) if rows else False
@@ -746,7 +760,7 @@ def write_report(path: Path, png, lines, F, P, v, a, runs, audio_s, elapsed):
     t.append(f"- date: {v['date']}; commit {v['commit']}; wall time of the whole run {elapsed:.0f} s")
     t.append(f"- machine: {v['machine']}; load average at the end {v['load']} "
              "(**a shared, noisy machine**: other builds ran at the same time)")
-    t.append(f"- ava-voice: `{v['ava-voice']}` (RelWithDebInfo); Node {v['node']}, `openai` {v['openai']}, "
+    t.append(f"- ava-voice: `{v['ava-voice']}` from `{a.build_dir}` (RelWithDebInfo); Node {v['node']}, `openai` {v['openai']}, "
              f"`@openai/agents-realtime` {v['@openai/agents-realtime']}")
     t.append(f"- workload: {audio_s:.0f} s of 24 kHz mono speech in (the bundled sample question; after 1.5 s "
              "it is asked again over the reply = a barge-in; then 8 s of silence so the next reply plays out), "
@@ -802,6 +816,9 @@ timestamps and ava-voice's own records (`--events`) compare directly.
   (the io tick that first sees the engine's rendered-sample clock move for the item; with the WAV
   device a rendered sample is in the file). Resolution: one 10 ms io tick. "queued" is the
   `playback.item_queued` record: decoded and in the playback ring.
+- **"of which in ava-voice"** rows use ava-voice's own `send`/`recv` records instead of the
+  simulator's: what remains of the wire figure is the loopback hop plus the time either process
+  waited for a CPU (on a loaded 2-core machine that is most of it).
 - **speech_started -> silent output**: the simulator's `input_audio_buffer.speech_started` write
   time to ava-voice's `playback.flushed` (the device performed the flush, the 8 ms fade included,
   and the io tick saw it). "flush requested" is when the io thread asked for it.
