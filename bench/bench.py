@@ -464,8 +464,14 @@ def run_peer(kind, sim_exe, work, n, wav, timeout):
         raise RuntimeError(f"{kind} peer exited {rc}: {(work / f'{name}.stderr').read_text()[-1500:]}")
     sl = read_jsonl(work / f"{name}.sim.jsonl")
     appends = sum(1 for r in sl if r.get("dir") == "in" and r.get("type") == "input_audio_buffer.append")
-    truncs = sum(1 for r in sl if r.get("dir") == "in" and r.get("type") == "conversation.item.truncate")
-    return {"cpu": cpu, "rss": rss, "wall": wall, "appends": appends, "truncates": truncs}
+    sent = [r["event"].get("audio_end_ms") for r in sl
+            if r.get("dir") == "in" and r.get("type") == "conversation.item.truncate"]
+    played = [int(x) for x in re.findall(r"cut played_ms=(\d+)", (work / f"{name}.stdout").read_text())
+              if int(x) > 0]
+    # The peer's own play clock vs the audio_end_ms it (or its SDK) sent, when they pair up.
+    errs = [abs(a - b) for a, b in zip(sent, played)] if len(sent) == len(played) else []
+    return {"cpu": cpu, "rss": rss, "wall": wall, "appends": appends, "truncates": len(sent),
+            "trunc_err": errs}
 
 
 def run_ingest(ava, sim_exe, work, n):
@@ -680,7 +686,8 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
     for kind, rs in peer_runs.items():
         if rs:
             P[kind] = {"cpu_min": spread([r["cpu"] / mins for r in rs]), "rss": spread([r["rss"] for r in rs]),
-                       "truncates": sum(r["truncates"] for r in rs), "appends": med([r["appends"] for r in rs])}
+                       "truncates": sum(r["truncates"] for r in rs), "appends": med([r["appends"] for r in rs]),
+                       "trunc_err": spread([med(r["trunc_err"]) for r in rs])}
 
     # ---- print
     lines = []
@@ -712,6 +719,7 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
             rr = p["rss"]["median"] / F["ava_rss"]["median"] if F["ava_rss"] else None
             row(f"CPU seconds per minute ({label})", fmt(p["cpu_min"], " s", 3) + (f"  = {rc:.1f}x ava-voice" if rc else ""))
             row(f"peak RSS ({label})", fmt(p["rss"], " MB", 1) + (f"  = {rr:.1f}x ava-voice" if rr else ""))
+            row(f"truncation |audio_end_ms - own play clock|, median ({label})", fmt(p["trunc_err"], " ms", 0))
     row("ingest: deltas decoded into the playback path (null-paced fast WAV device)", fmt(F["ingest"], "x real time", 0))
     row("start -> session.updated, loopback TLS (process start)", fmt(F["tls_start"], " ms", 1))
     row("start -> session.updated, loopback TLS (session start, in process)", fmt(F["tls_inproc"], " ms", 1))
@@ -832,7 +840,11 @@ timestamps and ava-voice's own records (`--events`) compare directly.
   buffer consumed by a 10 ms real-time play clock, and cut it on `speech_started` (the `openai`
   peer sends the truncate itself at the played position; the Agents SDK sends its own). The
   `openai` SDK forces `wss://`; it gets plain TCP under that URL (`createConnection`), so no
-  client pays for TLS. Per minute = CPU seconds / conversation minutes.
+  client pays for TLS. Per minute = CPU seconds / conversation minutes. Each peer prints what
+  its play clock had played of the item when it cut it; "truncation |audio_end_ms - own play
+  clock|" compares that with the `audio_end_ms` the simulator received (the `openai` peer
+  computes it from that clock itself; the Agents SDK uses wall-clock time since the item's
+  first audio).
 - **ingest**: a long reply (`bench/ingest-scenario.json`, synthetic voice) sent with `--pace 0`
   (as fast as the simulator can) to ava-voice with `--fast` WAV devices; audio seconds of the
   deltas after the first / time between the first and the last delta received. The simulator

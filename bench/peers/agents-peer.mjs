@@ -32,7 +32,9 @@ session.on('error', (e) => console.error(`agents-peer: error: ${JSON.stringify(e
 session.on('audio', (ev) => player.push(ev.responseId, Buffer.from(ev.data)));
 session.on('audio_interrupted', () => {
   interruptions++;
-  player.clear();
+  const cut = player.clear();
+  // What was actually played of the item, to compare with the audio_end_ms the SDK sent.
+  if (cut.item !== null) console.log(`agents-peer: cut played_ms=${cut.playedMs}`);
 });
 session.transport.on('turn_started', () => (responding = true));
 session.transport.on('turn_done', () => (responding = false));

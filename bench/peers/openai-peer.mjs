@@ -35,6 +35,7 @@ rt.on('input_audio_buffer.speech_started', () => {
   if (player.item === null || player.idle) return;
   const cut = player.clear();
   const ms = Math.min(cut.playedMs, cut.receivedMs);
+  console.log(`openai-peer: cut played_ms=${cut.playedMs}`);
   if (ms > 0) {
     rt.send({ type: 'conversation.item.truncate', item_id: cut.item, content_index: 0, audio_end_ms: ms });
     truncations++;
