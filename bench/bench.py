@@ -720,7 +720,7 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
             row(f"CPU seconds per minute ({label})", fmt(p["cpu_min"], " s", 3) + (f"  = {rc:.1f}x ava-voice" if rc else ""))
             row(f"peak RSS ({label})", fmt(p["rss"], " MB", 1) + (f"  = {rr:.1f}x ava-voice" if rr else ""))
             row(f"truncation |audio_end_ms - own play clock|, median ({label})", fmt(p["trunc_err"], " ms", 0))
-    row("ingest: deltas decoded into the playback path (null-paced fast WAV device)", fmt(F["ingest"], "x real time", 0))
+    row("ingest: deltas decoded into the playback path (fast WAV device, sim --pace 0)", fmt(F["ingest"], "x real time", 0))
     row("start -> session.updated, loopback TLS (process start)", fmt(F["tls_start"], " ms", 1))
     row("start -> session.updated, loopback TLS (session start, in process)", fmt(F["tls_inproc"], " ms", 1))
     w = max(len(n) for n, _ in lines)
