@@ -437,6 +437,22 @@ int run(const config& cfg) {
         std::fflush(stderr);
     };
     ui_renderer con(uo, to_stdout, to_stderr);
+    // While the live footer is drawn, log lines on stderr would tear it: the log goes only to
+    // --log-file then (what the user must see arrives as notices and warnings in the UI), and
+    // back to stderr once the footer is gone.
+    const auto log_to_stderr = [&cfg](bool on) {
+        try {
+            ava::log::init({cfg.logging.level, cfg.logging.file, on});
+        } catch (const std::exception&) {
+            // It worked with these settings at startup; keep whatever is in place.
+        }
+    };
+    if (uo.ansi) {
+        // Loggers created later with no sinks at all would fall back to stderr: create every
+        // module's logger now, so re-initialising leaves them all without the stderr sink.
+        for (const char* module : {"app", "rt", "audio", "tools", "sim"}) ava::log::get(module);
+        log_to_stderr(false);
+    }
     auto log = ava::log::get("app");
 
     // ---- the service ----
@@ -566,6 +582,7 @@ int run(const config& cfg) {
             sess->start();
         } catch (const std::system_error& e) {
             con.finish();
+            if (uo.ansi) log_to_stderr(true);
             con.error(e.what());
             return exit_failure;
         }
@@ -613,6 +630,7 @@ int run(const config& cfg) {
         key_thread = {};  // request stop and join (the reader wakes every 100 ms)
         refresher = {};
         con.finish();
+        if (uo.ansi) log_to_stderr(true);
     }
     if (result.how == session_result::end::fatal) con.error(result.message);
     con.line(summary_text(sess->summary()));

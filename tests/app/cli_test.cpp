@@ -7,6 +7,8 @@
 #include <regex>
 #include <string>
 
+#include "ava/app/cli.hpp"
+#include "ava/core/error.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -185,12 +187,32 @@ TEST_F(Cli, ListProvidersAndTools) {
     EXPECT_NE(t.out.find("disk  command: df -h"), std::string::npos);
 }
 
-TEST_F(Cli, RunWithoutConversationSaysSo) {
-    const auto r = run({"--provider", "sim", "--text"});
+TEST_F(Cli, RunTalksToTheSimulator) {
+    // stdin and stdout are not terminals here: plain lines, then the summary.
+    const auto r = run({"--provider", "sim", "--input",
+                        std::string(AVA_SOURCE_DIR) + "/sim/samples/lights.wav", "--fast"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("provider   sim"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("answers in text"), std::string::npos);
-    EXPECT_NE(r.out.find("conversation is not built yet"), std::string::npos);
+    EXPECT_NE(r.out.find("ava-voice: using the offline simulator"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nAVA: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("-- session summary --"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "escape codes in plain output";
+}
+
+TEST_F(Cli, DoctorIsACommandWordBeforeFlags) {
+    const char* argv[] = {"ava-voice", "doctor", "--provider", "sim"};
+    const auto cl = ava::app::parse_command_line(4, argv);
+    EXPECT_EQ(cl.cmd, ava::app::command::doctor);
+    ASSERT_EQ(cl.settings.size(), 1u);
+    EXPECT_EQ(cl.settings[0].key, "provider.name");
+    const char* stray[] = {"ava-voice", "--provider", "sim", "doctor"};
+    EXPECT_THROW(ava::app::parse_command_line(4, stray), ava::config_error);
+}
+
+TEST_F(Cli, DoctorReportsABadConfigAsAFailedCheck) {
+    const auto r = run({"doctor", "--speed", "9"});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.out.find("[FAIL] config: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("advice: "), std::string::npos) << r.out;
 }
 
 }  // namespace

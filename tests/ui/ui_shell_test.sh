@@ -10,6 +10,7 @@ case_name=$1
 prefix=$2
 build_dir=${3:-}
 exe="$prefix/bin/ava-voice"
+scenario="$(cd "$(dirname "$0")" && pwd)/ui-scenario.toml"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ava-ui-test.XXXXXX")
 sock="ava-ui-$$-$case_name"
@@ -41,7 +42,7 @@ clean_env=(env -i "PATH=/usr/bin:/bin" "HOME=$work/home" "XDG_CONFIG_HOME=$work/
 # ---- tmux helpers ----------------------------------------------------------------------------
 pane_text=""
 start_pane() {  # start_pane ARGS...: ava-voice ARGS in a 120x40 pane; afterwards its status
-    local cmd="cd '$work' && '$exe' $*; echo \"EXIT=\$?\"; stty -a | tr '\\n' ' '; echo; echo PANE-DONE; sleep 60"
+    local cmd="cd '$work' && '$exe' --scenario '$scenario' $*; echo \"EXIT=\$?\"; stty -a | tr '\\n' ' '; echo; echo PANE-DONE; sleep 60"
     tmux -L "$sock" -f /dev/null new-session -d -s ui -x 120 -y 40 \
         "${clean_env[@]}" bash --norc --noprofile -c "$cmd" || fail "tmux did not start"
 }
@@ -137,7 +138,7 @@ tmux_ctrl_c)
     ;;
 plain_output)
     # stdout a file, stdin /dev/null: plain lines, no escape codes, the same conversation.
-    "${clean_env[@]}" bash -c "cd '$work' && '$exe' --fast </dev/null >out.txt 2>err.txt"
+    "${clean_env[@]}" bash -c "cd '$work' && '$exe' --scenario '$scenario' --fast </dev/null >out.txt 2>err.txt"
     status=$?
     pane_text=$(cat "$work/out.txt" "$work/err.txt")
     [ "$status" -eq 0 ] || fail "exit $status"
