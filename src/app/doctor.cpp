@@ -78,6 +78,7 @@ handshake_result handshake(realtime::connection_options opts, std::chrono::milli
     h.on_message = [](std::string_view) {};
     h.on_close = [&](const realtime::close_info& info) {
         r.closed = info;
+        ioc.stop();  // done: do not wait for the connection's idle timers
         if (!r.opened) {
             r.took = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0);

@@ -420,6 +420,21 @@ realtime::connection_options connection_options_from(const config& cfg, realtime
 }
 
 int run(const config& cfg) {
+    // SIGINT/SIGTERM are blocked before any thread starts (the simulator's, the device's, the
+    // session's inherit the mask), so only signal_watch below takes them and turns them into a
+    // clean stop; one that arrives earlier waits pending for it. Without this, Ctrl+C landed in
+    // the simulator's threads and killed the process with the terminal still raw.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigset_t old_mask;
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    struct mask_restore {
+        sigset_t mask;
+        ~mask_restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+    } const restore_mask{old_mask};
+
     // ---- the terminal ----
     const bool interactive = is_terminal(STDIN_FILENO);
     const bool stdout_tty = is_terminal(STDOUT_FILENO);

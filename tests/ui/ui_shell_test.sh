@@ -80,10 +80,11 @@ tmux_conversation)
     wait_for "You: .*light" 30
     wait_for "AVA: " 30
     wait_for "last turn [0-9]+ ms" 30
-    assert_pane "mic [#.]{8}" "no input meter"
-    assert_pane "out [#.]{8}" "no output meter"
-    assert_pane "tokens [0-9]+ \\\$[0-9.]+" "no token/cost counter"
-    assert_pane "  -> [a-z_]+ \\{" "no tool call shown"
+    # Meters are block characters under a UTF-8 locale, # and . otherwise.
+    wait_for "\\| mic [^|]+ \\| out [^|]+ \\|" 10
+    wait_for "tokens [1-9][0-9]* \\\$[0-9]+\\.[0-9]{4}" 30
+    wait_for "  -> control_lights \\{.*kitchen" 30
+    wait_for "  <- control_lights failed \\([0-9]+ ms\\)" 30
     keys m
     wait_for "MUTED" 10
     wait_for "microphone muted" 10
