@@ -396,7 +396,10 @@ int main_entry(int argc, const char* const* argv, const run_function& run,
                        "1 problem(s) found\n";
                 return 2;
             }
-            log::init({doc->cfg.logging.level, doc->cfg.logging.file, true});
+            // The report is the output: connection chatter at info would only interleave.
+            const std::string level =
+                doc->cfg.logging.level == "info" ? "warn" : doc->cfg.logging.level;
+            log::init({level, doc->cfg.logging.file, true});
             return doctor(*doc, out);
         }
         const loaded_config loaded = load_config(process_sources(cl));

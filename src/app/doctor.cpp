@@ -299,14 +299,14 @@ int doctor(const loaded_config& loaded, std::ostream& out, const doctor_options&
     try {
         const config& cfg = loaded.cfg;
         out << "ava-voice doctor\n";
-        std::string file = "built-in defaults (no config file)";
+        std::string file = "no config file, built-in defaults";
         for (const auto& [key, origin] : loaded.origins) {
             if (origin.rfind("file ", 0) == 0) {
                 file = origin.substr(5, origin.rfind(':') - 5);
                 break;
             }
         }
-        rep.ok("config: valid (" + file + ")");
+        rep.ok("config: valid: " + file);
         for (const auto& w : loaded.warnings) {
             rep.warn("config: " + w, "see ava-voice --print-config for each value's origin");
         }
