@@ -706,7 +706,7 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
     row("speech_started -> silent output (flush completed), median", fmt(F["ss_silent"], " ms", 2))
     row("speech_started -> silent output, worst", fmt(F["ss_silent_max"], " ms", 2))
     row("speech_started -> flush requested, median", fmt(F["ss_req"], " ms", 2))
-    row("truncation accuracy |audio_end_ms - output WAV|, median",
+    row("truncation error, audio_end_ms vs output WAV, median",
         fmt(F["trunc_med_abs"], " ms", 2) + f" ({F['trunc_n']} of {F['trunc_sent']} truncations checked)")
     row("truncation accuracy, worst / beyond what was played",
         ("n/a" if F["trunc_max_abs"] is None else f"{F['trunc_max_abs']:.2f} ms") + f" / {F['trunc_beyond']}")
@@ -719,7 +719,7 @@ def bench(a, runs, ava, sim_exe, work: Path, peers: bool):
             rr = p["rss"]["median"] / F["ava_rss"]["median"] if F["ava_rss"] else None
             row(f"CPU seconds per minute ({label})", fmt(p["cpu_min"], " s", 3) + (f"  = {rc:.1f}x ava-voice" if rc else ""))
             row(f"peak RSS ({label})", fmt(p["rss"], " MB", 1) + (f"  = {rr:.1f}x ava-voice" if rr else ""))
-            row(f"truncation |audio_end_ms - own play clock|, median ({label})", fmt(p["trunc_err"], " ms", 0))
+            row(f"truncation error, audio_end_ms vs own play clock, median ({label})", fmt(p["trunc_err"], " ms", 0))
     row("ingest: deltas decoded into the playback path (fast WAV device, sim --pace 0)", fmt(F["ingest"], "x real time", 0))
     row("start -> session.updated, loopback TLS (process start)", fmt(F["tls_start"], " ms", 1))
     row("start -> session.updated, loopback TLS (session start, in process)", fmt(F["tls_inproc"], " ms", 1))
@@ -841,8 +841,8 @@ timestamps and ava-voice's own records (`--events`) compare directly.
   peer sends the truncate itself at the played position; the Agents SDK sends its own). The
   `openai` SDK forces `wss://`; it gets plain TCP under that URL (`createConnection`), so no
   client pays for TLS. Per minute = CPU seconds / conversation minutes. Each peer prints what
-  its play clock had played of the item when it cut it; "truncation |audio_end_ms - own play
-  clock|" compares that with the `audio_end_ms` the simulator received (the `openai` peer
+  its play clock had played of the item when it cut it; "truncation error, audio_end_ms vs own play
+  clock" compares that with the `audio_end_ms` the simulator received (the `openai` peer
   computes it from that clock itself; the Agents SDK uses wall-clock time since the item's
   first audio).
 - **ingest**: a long reply (`bench/ingest-scenario.json`, synthetic voice) sent with `--pace 0`

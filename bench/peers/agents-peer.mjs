@@ -32,9 +32,12 @@ session.on('error', (e) => console.error(`agents-peer: error: ${JSON.stringify(e
 session.on('audio', (ev) => player.push(ev.responseId, Buffer.from(ev.data)));
 session.on('audio_interrupted', () => {
   interruptions++;
+  // The SDK also reports an interruption when the user speaks after the reply has played out;
+  // only a cut of audio still queued is a real barge-in.
+  const wasPlaying = !player.idle;
   const cut = player.clear();
   // What was actually played of the item, to compare with the audio_end_ms the SDK sent.
-  if (cut.item !== null) console.log(`agents-peer: cut played_ms=${cut.playedMs}`);
+  if (wasPlaying && cut.item !== null) console.log(`agents-peer: cut played_ms=${cut.playedMs}`);
 });
 session.transport.on('turn_started', () => (responding = true));
 session.transport.on('turn_done', () => (responding = false));
