@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "ava/core/error.hpp"
+#include "ava/core/json_string.hpp"
 
 namespace ava::realtime {
 
@@ -42,49 +43,12 @@ std::int64_t count_words(std::string_view s) noexcept {
     return n;
 }
 
-/// Minimal JSON string escaping (the conversation has no JSON library on purpose: only the
-/// codec knows JSON). Control characters become \u00XX; UTF-8 passes through.
-std::string json_string(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.push_back('"');
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    out.push_back('"');
-    return out;
-}
-
 /// The output the model gets for a failed tool: a JSON object it can read. A handler that
 /// already produced an object (e.g. {"error":"...","hint":"..."}) is passed through.
 std::string error_output(std::string_view output) {
     const std::string_view t = trim(output);
     if (!t.empty() && t.front() == '{' && t.back() == '}') return std::string(t);
-    return "{\"error\":" + json_string(t.empty() ? "the tool failed" : t) + "}";
+    return "{\"error\":" + core::json_string(t.empty() ? "the tool failed" : t) + "}";
 }
 
 /// Error codes after which the session cannot go on; retrying would fail the same way.

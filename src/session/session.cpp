@@ -29,6 +29,7 @@
 
 #include "ava/audio/wav_device.hpp"
 #include "ava/core/error.hpp"
+#include "ava/core/json_string.hpp"
 #include "ava/core/log.hpp"
 #include "ava/net/asio.hpp"
 #include "ava/realtime/codec.hpp"
@@ -52,40 +53,6 @@ std::int64_t mono_us(clock::time_point t) {
 }
 
 /// A JSON string literal (quotes included). Control characters become \u00XX.
-std::string json_quote(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.push_back('"');
-    for (const char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    out.push_back('"');
-    return out;
-}
 
 /// A C++ function registered with session::add_tool.
 class function_tool final : public tools::tool {
@@ -126,7 +93,7 @@ class event_log {
         buf_ += ",\"dir\":\"";
         buf_ += dir;
         buf_ += "\",\"type\":";
-        buf_ += json_quote(type);
+        buf_ += core::json_string(type);
         buf_ += ",\"event\":";
         buf_ += log::redact(event_json);
         buf_ += "}\n";
@@ -527,7 +494,7 @@ class session::impl {
     // ---- io thread: start, connection --------------------------------------------------------
     void on_start() {
         if (ending_) return;
-        local("session.start", "{\"device\":" + json_quote(device_->description()) +
+        local("session.start", "{\"device\":" + core::json_string(device_->description()) +
                                    ",\"embedder_audio\":" + (embedder_audio_ ? "true" : "false") +
                                    "}");
         connect();
@@ -570,13 +537,15 @@ class session::impl {
                 const auto& de = std::get<realtime::decode_error>(ev);
                 events_->write(
                     now, "recv", type,
-                    "{\"error\":" + json_quote(de.message) + ",\"field\":" + json_quote(de.field) +
+                    "{\"error\":" + core::json_string(de.message) +
+                        ",\"field\":" + core::json_string(de.field) +
                         ",\"bytes\":" + std::to_string(text.size()) + ",\"text\":" +
-                        json_quote(text.substr(0, std::min<std::size_t>(text.size(), 512))) + "}");
+                        core::json_string(text.substr(0, std::min<std::size_t>(text.size(), 512))) +
+                        "}");
             } else {
                 std::string logged = realtime::elide_audio(text);
                 if (logged.size() > max_logged_event) {
-                    logged = "{\"type\":" + json_quote(type) +
+                    logged = "{\"type\":" + core::json_string(type) +
                              ",\"elided_bytes\":" + std::to_string(text.size()) + "}";
                 }
                 events_->write(now, "recv", type, logged);
@@ -614,8 +583,8 @@ class session::impl {
         local("connection.close", "{\"ws_code\":" + std::to_string(info.ws_code) +
                                       ",\"http_status\":" + std::to_string(info.http_status) +
                                       ",\"local\":" + (info.local ? "true" : "false") +
-                                      ",\"stage\":" + json_quote(info.stage) +
-                                      ",\"message\":" + json_quote(info.message) + "}");
+                                      ",\"stage\":" + core::json_string(info.stage) +
+                                      ",\"message\":" + core::json_string(info.message) + "}");
         if (ending_) {
             asio::post(ioc_, [this] { complete_end(); });
             return;
@@ -683,7 +652,7 @@ class session::impl {
         if (fresh) {
             // The engine REQUIRES increasing tags (a flush drops every tag played so far).
             it->second = ++next_tag_;
-            local("playback.item_queued", "{\"item_id\":" + json_quote(a.item_id) +
+            local("playback.item_queued", "{\"item_id\":" + core::json_string(a.item_id) +
                                               ",\"tag\":" + std::to_string(it->second) + "}");
         }
         const std::uint32_t tag = it->second;
@@ -698,7 +667,7 @@ class session::impl {
         const auto t = tags_.find(a.item_id);
         const std::uint32_t tag = t == tags_.end() ? 0 : t->second;
         const std::uint64_t gen = engine_->flush();
-        local("playback.flush_requested", "{\"item_id\":" + json_quote(a.item_id) +
+        local("playback.flush_requested", "{\"item_id\":" + core::json_string(a.item_id) +
                                               ",\"tag\":" + std::to_string(tag) +
                                               ",\"generation\":" + std::to_string(gen) + "}");
         // The flush drops everything queued: no other item will be heard any more.
@@ -712,8 +681,8 @@ class session::impl {
     void apply(realtime::act::call_tool& a) {
         ++tools_pending_;
         tool_args_[a.call_id] = a.arguments_json;
-        local("tool.start",
-              "{\"call_id\":" + json_quote(a.call_id) + ",\"name\":" + json_quote(a.name) + "}");
+        local("tool.start", "{\"call_id\":" + core::json_string(a.call_id) +
+                                ",\"name\":" + core::json_string(a.name) + "}");
         tool_event ev;
         ev.call_id = a.call_id;
         ev.name = a.name;
@@ -760,7 +729,7 @@ class session::impl {
         local("connection.reconnect", "{\"delay_ms\":" + std::to_string(a.delay.count()) +
                                           ",\"attempt\":" + std::to_string(a.attempt) +
                                           ",\"rollover\":" + (a.rollover ? "true" : "false") +
-                                          ",\"reason\":" + json_quote(a.reason) + "}");
+                                          ",\"reason\":" + core::json_string(a.reason) + "}");
         log_->info("session: {} (new connection in {} ms)", a.reason, a.delay.count());
         // A rollover closes the still-open socket itself, without an on_disconnected report.
         retire_connection(a.rollover);
@@ -782,7 +751,7 @@ class session::impl {
     void on_tool_done(tools::tool_result r) {
         if (ending_) return;
         --tools_pending_;
-        local("tool.done", "{\"call_id\":" + json_quote(r.call_id) +
+        local("tool.done", "{\"call_id\":" + core::json_string(r.call_id) +
                                ",\"ok\":" + (r.ok ? "true" : "false") +
                                ",\"elapsed_ms\":" + std::to_string(r.elapsed.count()) + "}");
         tool_event ev;
@@ -849,7 +818,7 @@ class session::impl {
             const std::int64_t heard = engine_->heard_samples(tag);
             if (heard > 0 && !p.started) {
                 p.started = true;
-                local("playback.first_heard", "{\"item_id\":" + json_quote(p.item_id) +
+                local("playback.first_heard", "{\"item_id\":" + core::json_string(p.item_id) +
                                                   ",\"tag\":" + std::to_string(tag) + "}");
                 conv_->on_playback_started(p.item_id, now);
             }
@@ -883,7 +852,8 @@ class session::impl {
             if (device_running_ && !engine_->flush_completed(f.generation)) return;
             const std::int64_t heard = f.tag == 0 ? 0 : engine_->heard_samples(f.tag);
             local("playback.flushed",
-                  "{\"item_id\":" + json_quote(f.item_id) + ",\"tag\":" + std::to_string(f.tag) +
+                  "{\"item_id\":" + core::json_string(f.item_id) +
+                      ",\"tag\":" + std::to_string(f.tag) +
                       ",\"heard_samples\":" + std::to_string(heard) + ",\"received_samples\":" +
                       std::to_string(f.tag == 0 ? 0 : engine_->received_samples(f.tag)) + "}");
             const std::string item = f.item_id;

@@ -1,0 +1,21 @@
+#include "ava/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(error, codes_have_category_and_message) {
+    const std::error_code ec = ava::errc::auth_failed;
+    EXPECT_STREQ(ec.category().name(), "ava");
+    EXPECT_NE(ec.message().find("API key"), std::string::npos);
+    EXPECT_TRUE(static_cast<bool>(ec));
+    EXPECT_FALSE(static_cast<bool>(std::error_code(ava::errc::ok)));
+}
+
+#include "ava/core/json_string.hpp"
+
+TEST(json_string, escapes_quotes_backslashes_and_control_characters) {
+    EXPECT_EQ(ava::core::json_string("plain"), "\"plain\"");
+    EXPECT_EQ(ava::core::json_string("say \"hi\"\\"), R"("say \"hi\"\\")");
+    EXPECT_EQ(ava::core::json_string("a\nb\tc\r"), R"("a\nb\tc\r")");
+    EXPECT_EQ(ava::core::json_string(std::string("x\x01y", 3)), R"("x\u0001y")");
+    EXPECT_EQ(ava::core::json_string("grüße"), "\"grüße\"");  // UTF-8 passes through
+}
