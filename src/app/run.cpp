@@ -474,9 +474,17 @@ int run(const config& cfg) {
     std::unique_ptr<sim::server> simulator;
     realtime::endpoint ep;
     const bool use_sim = wants_simulator(cfg);
+    // No key, no sound card, no files: the offline demo plays the bundled sample speech, and the
+    // simulator answers it from the scenario that goes with it (unless one was given).
+    const bool sample_demo = use_sim && cfg.headless.input_wav.empty() &&
+                             cfg.headless.output_wav.empty() && !machine_has_sound();
+    std::string scenario = cfg.sim.scenario;
+    if (sample_demo && scenario.empty()) {
+        if (const auto s = find_sample("demo-conversation.toml")) scenario = s->string();
+    }
     if (use_sim) {
         sim::options so;
-        so.scenario_file = cfg.sim.scenario;
+        so.scenario_file = scenario;
         so.voice = cfg.session.voice;
         so.quiet = true;
         simulator = std::make_unique<sim::server>(so);
@@ -489,8 +497,9 @@ int run(const config& cfg) {
                                    : "ava-voice: no OPENAI_API_KEY set, so using the offline "
                                      "simulator") +
                    " at " + simulator->url() +
-                   (cfg.sim.scenario.empty() ? " (built-in scenario)"
-                                             : " (scenario " + cfg.sim.scenario + ")"));
+                   (scenario.empty()
+                        ? " (built-in scenario)"
+                        : " (scenario " + fs::path(scenario).filename().string() + ")"));
     } else {
         ep = service_endpoint(cfg);
     }
@@ -503,7 +512,7 @@ int run(const config& cfg) {
     wav.input_path = cfg.headless.input_wav;
     wav.output_path = cfg.headless.output_wav;
     wav.pacing = cfg.headless.fast ? audio::wav_pacing::fast : audio::wav_pacing::realtime;
-    if (!headless && !machine_has_sound()) {
+    if (!headless && (sample_demo || (!use_sim && !machine_has_sound()))) {
         if (!use_sim) {
             con.error(
                 "no audio devices found (no sound server or hardware). Use --input "

@@ -187,6 +187,30 @@ TEST_F(Cli, ListProvidersAndTools) {
     EXPECT_NE(t.out.find("disk  command: df -h"), std::string::npos);
 }
 
+TEST_F(Cli, NoKeyNoSoundCardPlaysTheSampleWithItsScenario) {
+    // The README's first command on a fresh machine: no key, no sound card, no flags. ava-voice
+    // must hold a real conversation with the simulator on the bundled sample speech, and the
+    // simulator must answer from the sample's own scenario (so the transcript shows what was
+    // said). A short sample keeps the test quick.
+    const auto samples = dir_.path() / "samples";
+    std::filesystem::create_directories(samples);
+    const std::filesystem::path src = std::string(AVA_SOURCE_DIR) + "/sim/samples";
+    std::filesystem::copy_file(src / "lights.wav", samples / "demo-conversation.wav");
+    std::filesystem::copy_file(src / "demo-conversation.toml", samples / "demo-conversation.toml");
+    const auto r = run(
+        {}, {{"AVA_SAMPLES_DIR", samples.string()}, {"PULSE_SERVER", "unix:/nonexistent/pulse"}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("no OPENAI_API_KEY set, so using the offline simulator"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("(scenario demo-conversation.toml)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("no sound card here"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("You: Hello Ava. What can you do?"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("AVA: Hello!"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("-- session summary --"), std::string::npos) << r.out;
+    EXPECT_TRUE(std::filesystem::file_size(dir_.path() / "ava-reply.wav") > 44u);
+}
+
 TEST_F(Cli, RunTalksToTheSimulator) {
     // stdin and stdout are not terminals here: plain lines, then the summary.
     const auto r = run({"--provider", "sim", "--input",
