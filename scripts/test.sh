@@ -10,6 +10,8 @@ while IFS= read -r lock; do
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done < <(find tests bench -name package-lock.json -not -path '*/node_modules/*' 2>/dev/null)
 build_dir=${AVA_BUILD_DIR:-build}
+build_start=$(date +%s)
 AVA_BUILD_DIR=$build_dir scripts/build.sh
+echo "test: build took $(( $(date +%s) - build_start )) s"
 cd "$build_dir"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
