@@ -26,6 +26,7 @@
 #include "ava/core/error.hpp"
 #include "process.hpp"
 #include "pulse_server.hpp"
+#include "signal_match.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -39,59 +40,12 @@ using ava::test::stop_process;
 ava::test::pulse_server* g_pulse = nullptr;
 std::string g_self;
 
-// Best normalised cross-correlation of `source` inside `captured` over all lags: first a coarse
-// search on 10 ms energy envelopes, then the exact lag within +-20 ms of it.
+// Best normalised cross-correlation of `source` inside `captured` (tests/fixtures).
 double best_correlation(const std::vector<sample>& source, const std::vector<sample>& captured,
                         std::size_t* lag_out = nullptr) {
-    if (captured.size() < source.size() || source.empty()) return 0;
-    constexpr std::size_t hop = 240;
-    auto envelope = [](const std::vector<sample>& x) {
-        std::vector<double> e(x.size() / hop);
-        for (std::size_t i = 0; i < e.size(); ++i) {
-            e[i] = ava::audio::test::rms_of(x.data() + i * hop, hop);
-        }
-        return e;
-    };
-    const auto es = envelope(source);
-    const auto ec = envelope(captured);
-    std::size_t coarse = 0;
-    double best_env = -1;
-    for (std::size_t lag = 0; lag + es.size() <= ec.size(); ++lag) {
-        double dot = 0;
-        double nc = 0;
-        double ns = 0;
-        for (std::size_t i = 0; i < es.size(); ++i) {
-            dot += es[i] * ec[lag + i];
-            nc += ec[lag + i] * ec[lag + i];
-            ns += es[i] * es[i];
-        }
-        const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
-        if (c > best_env) {
-            best_env = c;
-            coarse = lag * hop;
-        }
-    }
-    double best = -1;
-    const std::size_t lo = coarse > 480 ? coarse - 480 : 0;
-    const std::size_t hi = std::min(coarse + 480, captured.size() - source.size());
-    for (std::size_t lag = lo; lag <= hi; ++lag) {
-        double dot = 0;
-        double nc = 0;
-        double ns = 0;
-        for (std::size_t i = 0; i < source.size(); ++i) {
-            const double s = source[i];
-            const double c = captured[lag + i];
-            dot += s * c;
-            nc += c * c;
-            ns += s * s;
-        }
-        const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
-        if (c > best) {
-            best = c;
-            if (lag_out != nullptr) *lag_out = lag;
-        }
-    }
-    return best;
+    const auto m = ava::test::find_signal(source, captured);
+    if (lag_out != nullptr) *lag_out = m.lag;
+    return std::max(m.sample_corr, 0.0);
 }
 
 // espeak-ng speech converted to 24 kHz mono s16 with sox (testing-audio.md "Speech fixtures").

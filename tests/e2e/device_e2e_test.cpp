@@ -39,6 +39,7 @@
 
 #include "process.hpp"
 #include "pulse_server.hpp"
+#include "signal_match.hpp"
 
 namespace {
 
@@ -113,55 +114,10 @@ std::vector<double> envelope(const std::vector<short>& x) {
     return e;
 }
 
-struct match {
-    double envelope_corr = -1;  ///< normalised correlation of 10 ms RMS envelopes
-    double sample_corr = -1;    ///< normalised correlation of the samples, best lag near it
-    std::size_t lag = 0;        ///< samples into `captured` where `source` starts
-};
+using match = ava::test::signal_match;
 
-/// Where `source` best appears inside `captured`: a coarse search over 10 ms envelopes, then
-/// the exact sample lag within +-20 ms of it.
 match find_in(const std::vector<short>& source, const std::vector<short>& captured) {
-    match m;
-    if (source.empty() || captured.size() < source.size()) return m;
-    const auto es = envelope(source);
-    const auto ec = envelope(captured);
-    std::size_t coarse = 0;
-    for (std::size_t lag = 0; lag + es.size() <= ec.size(); ++lag) {
-        double dot = 0;
-        double nc = 0;
-        double ns = 0;
-        for (std::size_t i = 0; i < es.size(); ++i) {
-            dot += es[i] * ec[lag + i];
-            nc += ec[lag + i] * ec[lag + i];
-            ns += es[i] * es[i];
-        }
-        const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
-        if (c > m.envelope_corr) {
-            m.envelope_corr = c;
-            coarse = lag * k_hop;
-        }
-    }
-    const std::size_t lo = coarse > 480 ? coarse - 480 : 0;
-    const std::size_t hi = std::min(coarse + 480, captured.size() - source.size());
-    for (std::size_t lag = lo; lag <= hi; ++lag) {
-        double dot = 0;
-        double nc = 0;
-        double ns = 0;
-        for (std::size_t i = 0; i < source.size(); ++i) {
-            const double s = source[i];
-            const double c = captured[lag + i];
-            dot += s * c;
-            nc += c * c;
-            ns += s * s;
-        }
-        const double c = dot / std::sqrt(std::max(nc * ns, 1e-9));
-        if (c > m.sample_corr) {
-            m.sample_corr = c;
-            m.lag = lag;
-        }
-    }
-    return m;
+    return ava::test::find_signal(source, captured);
 }
 
 /// How much of `source` appears, sample for sample, in `captured`, window by window. Real-time
