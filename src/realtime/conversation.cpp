@@ -864,36 +864,38 @@ void conversation::handle(server::output_audio_done& e, steady_time /*now*/) {
     if (rec->heard >= rec->received) mark_played_out(*rec);
 }
 
-void conversation::handle(server::output_audio_transcript_delta& e, steady_time now) {
-    if (dropped_responses_.contains(e.response_id)) return;
-    item_rec& rec = ensure_item(e.item_id, std::nullopt, speaker::assistant, now);
+void conversation::append_text(const std::string& response_id, const std::string& item_id,
+                               std::string_view delta, steady_time now) {
+    if (dropped_responses_.contains(response_id)) return;
+    item_rec& rec = ensure_item(item_id, std::nullopt, speaker::assistant, now);
     // After a flush the text is frozen: the heard/unheard split is computed on what matched
     // the audio we had received when the listener was cut off.
     if (rec.flushed || rec.text_done) return;
-    rec.text += e.delta;
+    rec.text += delta;
     emit_line(rec, false);
+}
+
+void conversation::finish_text(const std::string& item_id, const std::string& text) {
+    item_rec* rec = find_item(item_id);
+    if (rec == nullptr || rec->flushed || rec->text_done) return;
+    if (!text.empty()) rec->text = text;
+    rec->text_done = true;
+}
+
+void conversation::handle(server::output_audio_transcript_delta& e, steady_time now) {
+    append_text(e.response_id, e.item_id, e.delta, now);
 }
 
 void conversation::handle(server::output_audio_transcript_done& e, steady_time /*now*/) {
-    item_rec* rec = find_item(e.item_id);
-    if (rec == nullptr || rec->flushed || rec->text_done) return;
-    if (!e.transcript.empty()) rec->text = e.transcript;
-    rec->text_done = true;
+    finish_text(e.item_id, e.transcript);
 }
 
 void conversation::handle(server::output_text_delta& e, steady_time now) {
-    if (dropped_responses_.contains(e.response_id)) return;
-    item_rec& rec = ensure_item(e.item_id, std::nullopt, speaker::assistant, now);
-    if (rec.flushed || rec.text_done) return;
-    rec.text += e.delta;
-    emit_line(rec, false);
+    append_text(e.response_id, e.item_id, e.delta, now);
 }
 
 void conversation::handle(server::output_text_done& e, steady_time /*now*/) {
-    item_rec* rec = find_item(e.item_id);
-    if (rec == nullptr || rec->flushed || rec->text_done) return;
-    if (!e.text.empty()) rec->text = e.text;
-    rec->text_done = true;
+    finish_text(e.item_id, e.text);
 }
 
 void conversation::handle(server::function_call_arguments_done& e, steady_time /*now*/) {

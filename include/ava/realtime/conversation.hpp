@@ -337,6 +337,11 @@ class conversation {
     void emit_line(item_rec& rec, bool final);
     void release_finals(steady_time now);
     void finish_item_text(item_rec& rec);
+    /// Assistant transcript or text: a delta (dropped for cancelled responses, frozen after a
+    /// flush) and the final text.
+    void append_text(const std::string& response_id, const std::string& item_id,
+                     std::string_view delta, steady_time now);
+    void finish_text(const std::string& item_id, const std::string& text);
     void cut_item_text(item_rec& rec);
     [[nodiscard]] bool line_ready(const item_rec& rec) const;
 
