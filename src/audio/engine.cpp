@@ -70,6 +70,11 @@ engine::~engine() = default;
 void engine::process(core::pcm_view in, core::pcm_span out,
                      const callback_timing& timing) noexcept {
     const std::int64_t global_before = rt_global_;
+    rt_now_ns_ =
+        timing.now.time_since_epoch().count() == 0
+            ? now_ns()
+            : std::chrono::duration_cast<std::chrono::nanoseconds>(timing.now.time_since_epoch())
+                  .count();
     // Seqlock window: readers of the play clock retry while it is odd. The writer never waits.
     const std::uint64_t s = seq_.load(std::memory_order_relaxed);
     seq_.store(s + 1, std::memory_order_relaxed);
@@ -81,12 +86,7 @@ void engine::process(core::pcm_view in, core::pcm_span out,
     global_rendered_.store(rt_global_, std::memory_order_relaxed);
     played_at_cb_.store(rt_global_ - std::max<std::int64_t>(0, timing.output_pending_samples),
                         std::memory_order_relaxed);
-    cb_ns_.store(
-        timing.now.time_since_epoch().count() == 0
-            ? now_ns()
-            : std::chrono::duration_cast<std::chrono::nanoseconds>(timing.now.time_since_epoch())
-                  .count(),
-        std::memory_order_relaxed);
+    cb_ns_.store(rt_now_ns_, std::memory_order_relaxed);
     seq_.store(s + 2, std::memory_order_release);
 
     // Capture: the speaker reference first, then the mic, always the same count, so the DSP
@@ -112,12 +112,7 @@ void engine::process(core::pcm_view in, core::pcm_span out,
             dropped_capture_.fetch_add(in.size() - k, std::memory_order_relaxed);
         }
         if (k > 0) {
-            const std::int64_t t = timing.now.time_since_epoch().count() == 0
-                                       ? now_ns()
-                                       : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                             timing.now.time_since_epoch())
-                                             .count();
-            const stamp st{capture_.total_written(), t};
+            const stamp st{capture_.total_written(), rt_now_ns_};
             stamps_.write(std::span<const stamp>(&st, 1));  // full: the next stamp covers it
         }
     }
@@ -131,6 +126,7 @@ void engine::publish_clock(std::uint32_t tag, std::int64_t add, std::int64_t end
         slot.tag.load(std::memory_order_relaxed) != tag) {
         slot.tag.store(tag, std::memory_order_relaxed);
         slot.rendered.store(0, std::memory_order_relaxed);
+        slot.first_ns.store(rt_now_ns_, std::memory_order_relaxed);
         slot.used.store(true, std::memory_order_relaxed);
     }
     slot.rendered.store(slot.rendered.load(std::memory_order_relaxed) + add,
@@ -157,6 +153,7 @@ void engine::render_playback(core::pcm_span out, std::uint64_t global_before) no
         }
         if (rt_have_segment_ && rt_segment_.end <= rt_flush_target_) rt_have_segment_ = false;
         flushes_.fetch_add(1, std::memory_order_relaxed);
+        flush_done_ns_.store(rt_now_ns_, std::memory_order_relaxed);
         flush_done_.store(rt_flush_pending_, std::memory_order_release);
         rt_flush_pending_ = 0;
         state = playback_state::idle;
@@ -413,6 +410,34 @@ std::uint64_t engine::flush() {
 
 bool engine::flush_completed(std::uint64_t generation) const noexcept {
     return flush_done_.load(std::memory_order_acquire) >= generation;
+}
+
+std::chrono::steady_clock::time_point engine::first_rendered_at(std::uint32_t tag) const noexcept {
+    const tag_slot& slot = slots_[tag % tag_slots];
+    std::int64_t ns = 0;
+    for (;;) {  // the same seqlock as heard_samples(): the slot may be mid-update
+        const std::uint64_t s1 = seq_.load(std::memory_order_acquire);
+        if ((s1 & 1U) != 0) {
+            std::this_thread::yield();
+            continue;
+        }
+        const bool match = slot.used.load(std::memory_order_relaxed) &&
+                           slot.tag.load(std::memory_order_relaxed) == tag &&
+                           slot.rendered.load(std::memory_order_relaxed) > 0;
+        ns = match ? slot.first_ns.load(std::memory_order_relaxed) : 0;
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (seq_.load(std::memory_order_relaxed) == s1) break;
+    }
+    return std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::nanoseconds(ns)));
+}
+
+std::chrono::steady_clock::time_point engine::last_flush_done_at() const noexcept {
+    (void)flush_done_.load(std::memory_order_acquire);  // pairs with the release in finish_flush
+    return std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::nanoseconds(flush_done_ns_.load(std::memory_order_relaxed))));
 }
 
 std::int64_t engine::received_samples(std::uint32_t tag) const noexcept {

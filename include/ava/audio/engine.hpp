@@ -113,6 +113,15 @@ class engine final : public device_callback {
     /// still in flight to the DAC, clamped to what was received. Rounded down. 0 for a tag the
     /// engine no longer tracks (it remembers the last 64 tags).
     [[nodiscard]] std::int64_t heard_samples(std::uint32_t tag) const noexcept;
+    /// When the device period that handed the first sample of item `tag` to the device ran
+    /// (its callback time). Epoch when nothing of `tag` was rendered or the tag is no longer
+    /// tracked. Lets the io thread report "first sample handed to the device" exactly, whatever
+    /// its own tick.
+    [[nodiscard]] std::chrono::steady_clock::time_point first_rendered_at(
+        std::uint32_t tag) const noexcept;
+    /// When the device period that completed the latest flush ran (the period whose buffer
+    /// ended the fade; every later buffer is silent until new audio). Epoch before any flush.
+    [[nodiscard]] std::chrono::steady_clock::time_point last_flush_done_at() const noexcept;
     /// 24 kHz samples of item `tag` accepted by play() (io thread only).
     [[nodiscard]] std::int64_t received_samples(std::uint32_t tag) const noexcept;
     [[nodiscard]] playback_state state() const noexcept;
@@ -141,6 +150,7 @@ class engine final : public device_callback {
         std::atomic<bool> used{false};
         std::atomic<std::int64_t> rendered{0};  // device-rate samples handed to the device
         std::atomic<std::int64_t> last_end{0};  // global output index after its last sample
+        std::atomic<std::int64_t> first_ns{0};  // callback time of its first rendered sample
     };
     static constexpr std::size_t tag_slots = 64;
 
@@ -169,6 +179,7 @@ class engine final : public device_callback {
     std::atomic<std::uint64_t> complete_until_{0};  // playback index up to which items ended
     // realtime -> anyone
     std::atomic<std::uint64_t> flush_done_{0};
+    std::atomic<std::int64_t> flush_done_ns_{0};  // callback time of the latest completed flush
     std::atomic<std::uint8_t> state_{0};
     std::atomic<std::uint64_t> seq_{0};  // seqlock over the clock fields below
     std::atomic<std::int64_t> global_rendered_{0};
@@ -190,6 +201,7 @@ class engine final : public device_callback {
     segment rt_segment_{0, 0};
     bool rt_have_segment_ = false;
     std::int64_t rt_global_ = 0;
+    std::int64_t rt_now_ns_ = 0;  // this period's callback time
 
     // io-thread-only state
     resampler play_rs_, mic_rs_, ref_rs_;
