@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -24,29 +25,66 @@ using clock = std::chrono::steady_clock;
     throw std::system_error(make_error_code(errc::bad_config), what);
 }
 
-// Reads a whole WAV (any rate, any channel count), mixes to mono and resamples to 24 kHz.
-std::vector<core::sample> load_input(const std::string& path) {
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (f == nullptr) fail("cannot read input audio '" + path + "': " + sf_strerror(nullptr));
-    if (info.channels <= 0 || info.samplerate <= 0 || info.frames < 0) {
-        sf_close(f);
-        fail("input audio '" + path + "' has no usable format");
+// The input file, read a chunk at a time on the file thread (never whole: an hour-long recording
+// must not cost an hour of PCM in memory), mixed to mono and resampled to 24 kHz with one
+// stateful resampler.
+class input_reader {
+  public:
+    explicit input_reader(const std::string& path) {
+        SF_INFO info{};
+        file_ = sf_open(path.c_str(), SFM_READ, &info);
+        if (file_ == nullptr)
+            fail("cannot read input audio '" + path + "': " + sf_strerror(nullptr));
+        if (info.channels <= 0 || info.samplerate <= 0 || info.frames < 0) {
+            sf_close(file_);
+            fail("input audio '" + path + "' has no usable format");
+        }
+        channels_ = static_cast<std::size_t>(info.channels);
+        if (info.samplerate != core::wire_rate) {
+            rs_ = std::make_unique<resampler>(info.samplerate, core::wire_rate);
+        }
+        interleaved_.resize(chunk_frames * channels_);
+        mono_.reserve(chunk_frames);
     }
-    const auto channels = static_cast<std::size_t>(info.channels);
-    std::vector<short> interleaved(static_cast<std::size_t>(info.frames) * channels);
-    const sf_count_t got = sf_readf_short(f, interleaved.data(), info.frames);
-    sf_close(f);
-    const auto frames = static_cast<std::size_t>(std::max<sf_count_t>(got, 0));
-    std::vector<core::sample> mono(frames);
-    for (std::size_t i = 0; i < frames; ++i) {
-        int sum = 0;
-        for (std::size_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
-        mono[i] = static_cast<core::sample>(sum / static_cast<int>(channels));
+    ~input_reader() { sf_close(file_); }
+    input_reader(const input_reader&) = delete;
+    input_reader& operator=(const input_reader&) = delete;
+
+    [[nodiscard]] bool done() const noexcept { return done_; }
+
+    /// Appends the next chunk (about 100 ms at 24 kHz, after resampling) to `out`; at the end of
+    /// the file, the resampler's tail, and then done() is true.
+    void read(std::vector<core::sample>& out) {
+        if (done_) return;
+        const sf_count_t got =
+            sf_readf_short(file_, interleaved_.data(), static_cast<sf_count_t>(chunk_frames));
+        const auto frames = static_cast<std::size_t>(std::max<sf_count_t>(got, 0));
+        mono_.resize(frames);
+        for (std::size_t i = 0; i < frames; ++i) {
+            int sum = 0;
+            for (std::size_t c = 0; c < channels_; ++c) sum += interleaved_[i * channels_ + c];
+            mono_[i] = static_cast<core::sample>(sum / static_cast<int>(channels_));
+        }
+        if (rs_) {
+            rs_->process(mono_, out);
+        } else {
+            out.insert(out.end(), mono_.begin(), mono_.end());
+        }
+        if (frames < chunk_frames) {  // end of file (or a read error: what was read is kept)
+            if (rs_) rs_->drain(out);
+            done_ = true;
+        }
     }
-    if (info.samplerate == core::wire_rate) return mono;
-    return resampler::convert(mono, info.samplerate, core::wire_rate);
-}
+
+  private:
+    static constexpr std::size_t chunk_frames = 4096;
+    SNDFILE* file_ = nullptr;
+    std::size_t channels_ = 1;
+    std::unique_ptr<resampler> rs_;
+    std::vector<short> interleaved_;
+    std::vector<core::sample> mono_;
+    bool done_ = false;
+};
 
 class wav_device_impl final : public wav_device {
   public:
@@ -55,10 +93,11 @@ class wav_device_impl final : public wav_device {
           period_(static_cast<std::size_t>(core::wire_rate / 1000 * std::max(1, opts.period_ms))),
           in_buf_(period_),
           out_buf_(period_),
+          in_ring_(static_cast<std::size_t>(core::wire_rate) * 2),
           out_ring_(static_cast<std::size_t>(core::wire_rate) * 2) {
         if (opts.period_ms < 1 || opts.period_ms > 200) fail("wav device: period_ms out of range");
         if (!opts.input_path.empty()) {
-            input_ = load_input(opts.input_path);
+            reader_ = std::make_unique<input_reader>(opts.input_path);
             has_input_file_ = true;
         }
         if (!opts.output_path.empty()) {
@@ -93,7 +132,8 @@ class wav_device_impl final : public wav_device {
         if (cb_ != nullptr) return make_error_code(errc::device_failed);  // already started
         cb_ = &cb;
         running_.store(true);
-        writer_ = std::thread([this] { write_loop(); });
+        fill_input();  // the first seconds are there before the first period
+        file_thread_ = std::thread([this] { file_loop(); });
         if (opts_.pacing != wav_pacing::manual) pacer_ = std::thread([this] { pace_loop(); });
         return {};
     }
@@ -101,8 +141,8 @@ class wav_device_impl final : public wav_device {
     void stop() override {
         running_.store(false);
         if (pacer_.joinable()) pacer_.join();
-        writer_stop_.store(true);
-        if (writer_.joinable()) writer_.join();
+        file_stop_.store(true);
+        if (file_thread_.joinable()) file_thread_.join();
         if (out_file_ != nullptr) sf_write_sync(out_file_);
     }
 
@@ -125,19 +165,33 @@ class wav_device_impl final : public wav_device {
     // The pacing thread's per-period work: copy input, call the engine, queue the output.
     // realtime thread (like a sound card's callback: no locks, no allocation, no file I/O)
     void run_period(bool capture = true) noexcept {
-        const std::size_t left = pos_ < input_.size() ? input_.size() - pos_ : 0;
-        const std::size_t n = std::min(left, period_);
-        if (n > 0) std::memcpy(in_buf_.data(), input_.data() + pos_, n * sizeof(core::sample));
-        std::fill(in_buf_.begin() + static_cast<std::ptrdiff_t>(n), in_buf_.end(), core::sample{0});
-        pos_ += n;
-        if (has_input_file_ && pos_ >= input_.size()) {
-            exhausted_.store(true, std::memory_order_release);
+        std::size_t n = 0;
+        if (has_input_file_ && capture) {
+            n = in_ring_.read(core::pcm_span(in_buf_));
+            // The file thread reads 2 s ahead, so this only runs short at the end of the file,
+            // or when the disk stalls for longer than that: a sound card cannot wait, so
+            // realtime pacing plays silence there and counts it; fast and manual pacing wait.
+            while (n < period_ && !input_eof_.load(std::memory_order_acquire)) {
+                if (opts_.pacing == wav_pacing::realtime) {
+                    input_starved_.fetch_add(1, std::memory_order_relaxed);
+                    break;
+                }
+                if (!running_.load(std::memory_order_acquire) && opts_.pacing != wav_pacing::manual)
+                    break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                n += in_ring_.read(core::pcm_span(in_buf_).subspan(n));
+            }
+            if (n < period_ && input_eof_.load(std::memory_order_acquire)) {
+                n += in_ring_.read(core::pcm_span(in_buf_).subspan(n));
+                if (in_ring_.readable() == 0) exhausted_.store(true, std::memory_order_release);
+            }
         }
+        std::fill(in_buf_.begin() + static_cast<std::ptrdiff_t>(n), in_buf_.end(), core::sample{0});
         const callback_timing t{.now = clock::now(),
                                 .output_pending_samples = opts_.output_latency_samples};
         cb_->process(capture ? core::pcm_view(in_buf_) : core::pcm_view{}, out_buf_, t);
-        // The writer drains every few ms; waiting here (fast/manual modes, or a stalled disk)
-        // keeps the output complete rather than dropping it.
+        // The file thread drains every few ms; waiting here (fast/manual modes, or a stalled
+        // disk) keeps the output complete rather than dropping it.
         std::size_t done = 0;
         while (done < period_) {
             done += out_ring_.write(core::pcm_view(out_buf_).subspan(done));
@@ -145,7 +199,9 @@ class wav_device_impl final : public wav_device {
         }
     }
 
-    bool input_remaining() const noexcept { return has_input_file_ && pos_ < input_.size(); }
+    bool input_remaining() const noexcept {
+        return has_input_file_ && !exhausted_.load(std::memory_order_acquire);
+    }
 
     void pace_loop() {
         const auto period = std::chrono::microseconds(static_cast<std::int64_t>(period_) *
@@ -177,9 +233,30 @@ class wav_device_impl final : public wav_device {
         }
     }
 
-    void write_loop() {
+    // file thread (and start(), before the threads exist): keeps the input ring full.
+    void fill_input() {
+        if (!reader_) return;
+        for (;;) {
+            if (pending_pos_ < pending_.size()) {
+                pending_pos_ += in_ring_.write(core::pcm_view(pending_).subspan(pending_pos_));
+                if (pending_pos_ < pending_.size()) return;  // ring full
+            }
+            pending_.clear();
+            pending_pos_ = 0;
+            if (reader_->done()) {
+                input_eof_.store(true, std::memory_order_release);
+                reader_.reset();  // closes the file
+                return;
+            }
+            reader_->read(pending_);
+        }
+    }
+
+    // The file thread: reads the input ahead and writes the output behind the pacing thread.
+    void file_loop() {
         std::vector<core::sample> chunk(period_ * 8);
         for (;;) {
+            fill_input();
             const std::size_t n = out_ring_.read(chunk);
             if (n > 0) {
                 if (out_file_ != nullptr) {
@@ -188,10 +265,11 @@ class wav_device_impl final : public wav_device {
                 written_.fetch_add(n, std::memory_order_release);
                 continue;
             }
-            if (writer_stop_.load(std::memory_order_acquire) && out_ring_.readable() == 0) break;
-            // Realtime pacing fills the 2 s ring at 1x: waking every 50 ms keeps it far from
-            // full and costs 20 wake-ups a second instead of 500 (the writer was ava-voice's
-            // busiest thread in the CPU benchmark). Fast pacing fills it as fast as it can.
+            if (file_stop_.load(std::memory_order_acquire) && out_ring_.readable() == 0) break;
+            // Realtime pacing moves 2 s rings at 1x: waking every 50 ms keeps them far from
+            // full/empty and costs 20 wake-ups a second instead of 500 (the writer was
+            // ava-voice's busiest thread in the CPU benchmark). Fast pacing goes as fast as it
+            // can.
             std::this_thread::sleep_for(opts_.pacing == wav_pacing::realtime
                                             ? std::chrono::milliseconds(50)
                                             : std::chrono::milliseconds(2));
@@ -200,20 +278,24 @@ class wav_device_impl final : public wav_device {
 
     wav_device_options opts_;
     const std::size_t period_;
-    std::vector<core::sample> input_;
     bool has_input_file_ = false;
-    std::size_t pos_ = 0;  // pacing thread only
+    std::unique_ptr<input_reader> reader_;  // file thread only (after start())
+    std::vector<core::sample> pending_;     // read, not yet in the ring (file thread)
+    std::size_t pending_pos_ = 0;
     std::vector<core::sample> in_buf_;
     std::vector<core::sample> out_buf_;
-    core::spsc_ring<core::sample> out_ring_;
+    core::spsc_ring<core::sample> in_ring_;   // file thread -> pacing thread
+    core::spsc_ring<core::sample> out_ring_;  // pacing thread -> file thread
     SNDFILE* out_file_ = nullptr;
     device_callback* cb_ = nullptr;
     std::atomic<bool> running_{false};
-    std::atomic<bool> writer_stop_{false};
-    std::atomic<bool> exhausted_{false};
+    std::atomic<bool> file_stop_{false};
+    std::atomic<bool> input_eof_{false};  // the whole input is in in_ring_ (or was)
+    std::atomic<bool> exhausted_{false};  // ... and the pacing thread has consumed it
+    std::atomic<std::uint64_t> input_starved_{0};
     std::atomic<std::uint64_t> written_{0};
     std::thread pacer_;
-    std::thread writer_;
+    std::thread file_thread_;
     std::string description_;
 };
 

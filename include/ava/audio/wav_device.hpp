@@ -8,8 +8,9 @@
 //    complete and in order without idle gaps;
 //  - manual: no thread; step() runs periods on the caller's thread (a fake clock for tests).
 // The input WAV may have any rate and channel count: it is mixed to mono and resampled to
-// 24 kHz when opened. The output is 24 kHz mono PCM16. The period's file I/O happens on a
-// separate writer thread; the pacing thread only copies and calls the engine.
+// 24 kHz as it is read. The output is 24 kHz mono PCM16. All file I/O happens on a separate
+// file thread, which streams the input 2 s ahead and writes the output behind (memory stays
+// flat whatever the file's length); the pacing thread only copies and calls the engine.
 #pragma once
 
 #include <cstdint>
