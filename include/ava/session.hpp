@@ -55,8 +55,10 @@ struct session_options {
     /// is pending and everything queued has been played (plus `linger` of quiet).
     bool stop_when_input_done = false;
     std::chrono::milliseconds linger{1500};
-    /// How often the io thread moves audio between the engine and the conversation.
-    std::chrono::milliseconds tick{10};
+    /// The longest the io thread waits between looks at the engine (mic frames to send, playback
+    /// progress, backlog). While the device captures, the io thread instead phase-locks onto its
+    /// 20 ms frames (it wakes ~1 ms after each is due), so this only bounds the idle cadence.
+    std::chrono::milliseconds tick{20};
 };
 
 /// A transcript line or an update of it (see realtime::act::transcript for the ordering rules).

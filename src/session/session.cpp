@@ -675,7 +675,11 @@ class session::impl {
         played_since_idle_ = true;
         pending_flushes_.push_back({gen, a.item_id, tag});
         call(cbs_.on_interrupted);
-        if (!device_running_) complete_flushes(clock::now());
+        if (!device_running_) {
+            complete_flushes(clock::now());
+        } else {
+            hurry_tick(clock::now() + 2ms);  // the device fades out within one period
+        }
     }
 
     void apply(realtime::act::call_tool& a) {
@@ -771,14 +775,49 @@ class session::impl {
     }
 
     // ---- io thread: the tick -------------------------------------------------------------------
-    void schedule_tick() {
-        tick_timer_.expires_after(opts_.tick.count() > 0 ? opts_.tick
-                                                         : std::chrono::milliseconds{10});
+    // The tick phase-locks onto the capture cadence: it wakes ~1 ms after the device is due to
+    // complete the next 20 ms mic frame, so a frame waits ~1 ms for its append instead of up to
+    // a whole tick, and the io thread wakes 50 times a second rather than 100 (wake-ups were
+    // most of ava-voice's CPU: see docs/benchmarks.md). Without frames (no capture, a stalled
+    // device) it falls back to the plain `tick` cadence.
+    void schedule_tick() { arm_tick(clock::now() + tick_period()); }
+
+    clock::duration tick_period() const {
+        return opts_.tick.count() > 0 ? clock::duration(opts_.tick) : clock::duration(20ms);
+    }
+
+    void arm_tick(clock::time_point at) {
+        tick_at_ = at;
+        tick_timer_.expires_at(at);  // cancels a pending wait (its handler sees the abort)
         tick_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (ec || ending_) return;
-            on_tick();
-            if (!ending_) schedule_tick();
+            const auto now = clock::now();
+            on_tick(now);
+            if (!ending_) arm_tick(next_tick(now));
         });
+    }
+
+    /// Brings the next tick forward to `at` when it is later (a flush to confirm, say).
+    void hurry_tick(clock::time_point at) {
+        if (!ending_ && at < tick_at_) arm_tick(at);
+    }
+
+    clock::time_point next_tick(clock::time_point now) {
+        constexpr auto frame = std::chrono::milliseconds(core::frame_ms);
+        clock::time_point next = now + tick_period();
+        if (frames_last_tick_ >= 8) return now + 1ms;  // a fast device is ahead: keep draining
+        if (last_captured_ != clock::time_point{}) {
+            const clock::time_point due = last_captured_ + frame + 1ms;
+            if (due > now) {
+                next = std::min(next, due);
+            } else if (late_looks_ < 2 && now - due < frame) {
+                ++late_looks_;  // the frame is late (a bursty device): look again soon, twice
+                next = std::min(next, now + 3ms);
+            }
+        }
+        // A flush the device performs within one period: confirm it promptly (truncate).
+        if (!pending_flushes_.empty()) next = std::min(next, now + 2ms);
+        return std::max(next, now + 1ms);
     }
 
     void schedule_flush() {
@@ -790,11 +829,14 @@ class session::impl {
         });
     }
 
-    void on_tick() {
-        const auto now = clock::now();
+    void on_tick(clock::time_point now) {
         // Microphone: every complete 20 ms frame the engine has, in order.
         audio::capture_frame f;
+        frames_last_tick_ = 0;
         while (engine_->read(f)) {
+            ++frames_last_tick_;
+            last_captured_ = f.captured;
+            late_looks_ = 0;
             if (embedder_audio_) continue;  // the null device's silence; send_audio feeds the mic
             if (events_) {
                 events_->write(now, "local", "mic.frame",
@@ -818,8 +860,12 @@ class session::impl {
             const std::int64_t heard = engine_->heard_samples(tag);
             if (heard > 0 && !p.started) {
                 p.started = true;
-                local("playback.first_heard", "{\"item_id\":" + core::json_string(p.item_id) +
-                                                  ",\"tag\":" + std::to_string(tag) + "}");
+                // rendered_us: when the device period that took its first sample ran (this
+                // tick may be up to a period later).
+                local("playback.first_heard",
+                      "{\"item_id\":" + core::json_string(p.item_id) +
+                          ",\"tag\":" + std::to_string(tag) + ",\"rendered_us\":" +
+                          std::to_string(mono_us(engine_->first_rendered_at(tag))) + "}");
                 conv_->on_playback_started(p.item_id, now);
             }
             if (heard > p.last_heard &&
@@ -854,7 +900,10 @@ class session::impl {
             local("playback.flushed",
                   "{\"item_id\":" + core::json_string(f.item_id) +
                       ",\"tag\":" + std::to_string(f.tag) +
-                      ",\"heard_samples\":" + std::to_string(heard) + ",\"received_samples\":" +
+                      ",\"heard_samples\":" + std::to_string(heard) + ",\"done_us\":" +
+                      std::to_string(device_running_ ? mono_us(engine_->last_flush_done_at())
+                                                     : mono_us(now)) +
+                      ",\"received_samples\":" +
                       std::to_string(f.tag == 0 ? 0 : engine_->received_samples(f.tag)) + "}");
             const std::string item = f.item_id;
             pending_flushes_.pop_front();
@@ -980,6 +1029,10 @@ class session::impl {
     int tools_pending_ = 0;
     std::map<std::string, std::string> tool_args_;
     clock::time_point next_conv_tick_{};
+    clock::time_point tick_at_{};        // when the tick timer fires next
+    clock::time_point last_captured_{};  // capture time of the newest mic frame read
+    int frames_last_tick_ = 0;
+    int late_looks_ = 0;
     std::optional<clock::time_point> quiet_since_;
 };
 
