@@ -72,6 +72,8 @@ constexpr flag_def flag_table[] = {
      "Microphone (see --list-devices)"},
     {"--output-device", "audio.output_device", "NAME|INDEX", nullptr, g_audio,
      "Speaker (see --list-devices)"},
+    {"--period-ms", "audio.period_ms", "MS", nullptr, g_audio,
+     "Device period in ms (0: the device's default: 10 for a sound card, 20 for WAV files)"},
     {"--echo", "audio.echo", "auto|aec|half_duplex|off", nullptr, g_audio,
      "Echo handling (off: you use headphones)"},
     {"--input", "headless.input_wav", "FILE.wav", nullptr, g_headless,

@@ -562,6 +562,7 @@ std::vector<key_def> build_keys() {
     k.push_back(string_key("audio.output_device", AVA_FIELD(audio.output_device)));
     k.push_back(int_key("audio.frame_ms", AVA_FIELD(audio.frame), 5, 100));
     k.push_back(int_key("audio.playback_start_ms", AVA_FIELD(audio.playback_start), 0, 2000));
+    k.push_back(int_key("audio.period_ms", AVA_FIELD(audio.period), 0, 100));
     k.push_back(enum_key("audio.echo", AVA_FIELD(audio.echo), echo_names));
 
     k.push_back(path_key("headless.input_wav", AVA_FIELD(headless.input_wav)));

@@ -512,6 +512,10 @@ int run(const config& cfg) {
     wav.input_path = cfg.headless.input_wav;
     wav.output_path = cfg.headless.output_wav;
     wav.pacing = cfg.headless.fast ? audio::wav_pacing::fast : audio::wav_pacing::realtime;
+    // A file has no hardware period: one wire frame (20 ms) per period halves the device
+    // thread's wake-ups against 10 ms and still silences a barge-in within one period.
+    const int period_ms = static_cast<int>(cfg.audio.period.count());
+    wav.period_ms = period_ms > 0 ? period_ms : 20;
     if (!headless && (sample_demo || (!use_sim && !machine_has_sound()))) {
         if (!use_sim) {
             con.error(
@@ -544,6 +548,7 @@ int run(const config& cfg) {
             audio::portaudio_options pa;
             pa.input_device = cfg.audio.input_device;
             pa.output_device = cfg.audio.output_device;
+            if (period_ms > 0) pa.period_ms = period_ms;
             pa.on_fault = [&con](std::error_code ec, const std::string& what) {
                 if (ec) con.warning("audio device: " + what);
             };

@@ -95,6 +95,9 @@ struct audio_config {
     std::string output_device;            ///< name (substring) or index; empty: the system default
     std::chrono::milliseconds frame{20};  ///< capture frame (5 .. 100 ms)
     std::chrono::milliseconds playback_start{40};  ///< buffered audio before playback starts
+    /// Device period (audio per callback). 0: the device's default, 10 ms for a sound card
+    /// (see portaudio_options) and 20 ms (one wire frame) for WAV files.
+    std::chrono::milliseconds period{0};
     echo_mode echo = echo_mode::automatic;
 };
 
