@@ -56,13 +56,22 @@ class quiet_stderr {
 // ALSA also prints "underrun occurred" and probe errors from its own error handler at any time
 // (not only during Pa_Initialize). Where PortAudio runs on ALSA, route that handler to a no-op;
 // PortAudio reports xruns to us through the callback flags instead. Looked up with dlsym so
-// there is no link dependency on libasound (absent on macOS and Windows).
+// there is no link dependency on libasound (absent on macOS and Windows). Called after
+// Pa_Initialize: PortAudio may be loaded lazily with RTLD_LOCAL (portaudio_shim.cpp), which keeps
+// libasound out of RTLD_DEFAULT's reach, so ask for the already loaded libasound by name
+// (RTLD_NOLOAD: never load it ourselves), then fall back to the global scope (PortAudio linked
+// normally, or an ALSA under another soname).
 extern "C" void ava_quiet_alsa_handler(const char*, int, const char*, int, const char*, ...) {}
 
 void silence_alsa_errors() {
     using handler_t = void (*)(const char*, int, const char*, int, const char*, ...);
     using setter_t = int (*)(handler_t);
-    void* sym = ::dlsym(RTLD_DEFAULT, "snd_lib_error_set_handler");
+    void* sym = nullptr;
+    if (void* alsa = ::dlopen("libasound.so.2", RTLD_NOLOAD | RTLD_LAZY); alsa != nullptr) {
+        sym = ::dlsym(alsa, "snd_lib_error_set_handler");
+        ::dlclose(alsa);  // drops our reference only: PortAudio still holds the library
+    }
+    if (sym == nullptr) sym = ::dlsym(RTLD_DEFAULT, "snd_lib_error_set_handler");
     if (sym != nullptr) reinterpret_cast<setter_t>(sym)(&ava_quiet_alsa_handler);
 }
 
