@@ -28,6 +28,16 @@ icaltimezone* find_zone(const std::string& name) {
     return icaltimezone_get_builtin_timezone(name.c_str());
 }
 
+// Why libical cannot be used, or empty. With AVA_LAZY_LIBS it is loaded on first use
+// (libical_shim.cpp); when it cannot be loaded every function returns null and
+// icalerror_strerror() gives the loader's line ("... install the libical3 package"). A real
+// libical always has a UTC zone.
+std::string libical_problem() {
+    if (icaltimezone_get_utc_timezone() != nullptr) return {};
+    const char* why = icalerror_strerror(ICAL_INTERNAL_ERROR);
+    return why != nullptr && *why != '\0' ? why : "libical is not available";
+}
+
 struct event_out {
     std::time_t sort_key = 0;
     json j;
@@ -187,7 +197,8 @@ calendar_tool::calendar_tool(calendar_settings settings, std::shared_ptr<const h
                              std::function<std::time_t()> now)
     : settings_(std::move(settings)), http_(std::move(http)), now_(std::move(now)) {
     if (!now_) now_ = [] { return std::time(nullptr); };
-    if (settings_.timezone.empty()) settings_.timezone = system_timezone();
+    // An empty time zone is resolved by call() (system_timezone() asks libical whether a name is
+    // a zone, and constructing the tool must not load libical: see libical_shim.cpp).
     spec_.name = "get_calendar_events";
     spec_.description =
         "The user's calendar events in a date range (default: today), in their time zone, with "
@@ -222,8 +233,11 @@ std::string calendar_tool::system_timezone() {
 
 std::string calendar_tool::config_problem(const calendar_settings& s) {
     if (s.source.empty()) return "no calendar source (an .ics file or https:// URL) set";
-    if (!s.timezone.empty() && find_zone(s.timezone) == nullptr) {
-        return "unknown time zone '" + s.timezone + "' (use an IANA name like Europe/Berlin)";
+    if (!s.timezone.empty()) {
+        if (std::string problem = libical_problem(); !problem.empty()) return problem;
+        if (find_zone(s.timezone) == nullptr) {
+            return "unknown time zone '" + s.timezone + "' (use an IANA name like Europe/Berlin)";
+        }
     }
     const bool url = s.source.find("://") != std::string::npos;
     if (url && s.source.rfind("https://", 0) != 0 && s.source.rfind("http://", 0) != 0 &&
@@ -256,8 +270,10 @@ std::string calendar_tool::load(std::stop_token stop) const {
 
 std::string calendar_tool::call(std::string_view args_json, std::stop_token stop) {
     const json args = json::parse(args_json.empty() ? std::string_view("{}") : args_json);
-    icaltimezone* tz = find_zone(settings_.timezone);
-    if (tz == nullptr) throw tool_error("unknown time zone '" + settings_.timezone + "'");
+    if (std::string problem = libical_problem(); !problem.empty()) throw tool_error(problem);
+    const std::string zone = settings_.timezone.empty() ? system_timezone() : settings_.timezone;
+    icaltimezone* tz = find_zone(zone);
+    if (tz == nullptr) throw tool_error("unknown time zone '" + zone + "'");
     const icaltimetype first_day = parse_day(args.value("start_date", ""), now_(), tz);
     const int days = args.value("days", 1);
     icaltimetype after_last = first_day;
@@ -343,7 +359,7 @@ std::string calendar_tool::call(std::string_view args_json, std::stop_token stop
     });
 
     json result;
-    result["timezone"] = settings_.timezone;
+    result["timezone"] = zone;
     result["from"] = date_text(first_day);
     icaltimetype last_day = after_last;
     icaltime_adjust(&last_day, -1, 0, 0, 0);

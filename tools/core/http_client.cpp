@@ -2,6 +2,7 @@
 #include "ava/tools/http_client.hpp"
 
 #include <mutex>
+#include <string>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -42,7 +43,12 @@ curl_ptr make_curl() {
     static std::once_flag once;
     static CURLcode init_result = CURLE_OK;
     std::call_once(once, [] { init_result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-    if (init_result != CURLE_OK) throw tool_error("libcurl could not be initialised");
+    // curl_easy_strerror names the cause, also when libcurl itself could not be loaded
+    // (curl_shim.cpp: then it returns the loader's line, e.g. which package to install).
+    if (init_result != CURLE_OK) {
+        throw tool_error(std::string("libcurl could not be initialised: ") +
+                         curl_easy_strerror(init_result));
+    }
     curl_ptr c(curl_easy_init());
     if (!c) throw tool_error("libcurl could not create a transfer");
     return c;
