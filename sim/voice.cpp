@@ -14,6 +14,8 @@
 #include <espeak-ng/speak_lib.h>
 #endif
 
+#include "ava/core/log.hpp"
+
 namespace ava::sim::detail {
 namespace {
 
@@ -39,20 +41,32 @@ int espeak_collect(short* wav, int numsamples, espeak_EVENT* events) {
     return 0;
 }
 
+// Caller holds espeak_mutex. Initialises espeak-ng on the first call; false when it cannot run,
+// which includes (AVA_LAZY_LIBS) a libespeak-ng that cannot be loaded: then, as in a build
+// without espeak-ng, every reply uses the synthetic voice, and a note says so once.
+bool espeak_ready() {
+    if (espeak_rate == 0) {
+        espeak_rate =
+            espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, nullptr, espeakINITIALIZE_DONT_EXIT);
+        if (espeak_rate <= 0) {
+            espeak_rate = -1;
+            const char* why = espeak_load_error();
+            log::get("sim")->info(
+                "sim: espeak-ng is not available ({}); replies use the synthetic voice",
+                *why != '\0' ? why : "espeak_Initialize failed");
+        } else {
+            espeak_SetSynthCallback(espeak_collect);
+        }
+    }
+    return espeak_rate > 0;
+}
+
 bool synth_espeak(const std::string& text, const std::string& voice, double speed, pcm16& out) {
     pcm16 raw;
     int rate = 0;
     {
         std::lock_guard lock(espeak_mutex);
-        if (espeak_rate == 0) {
-            espeak_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, nullptr,
-                                            espeakINITIALIZE_DONT_EXIT);
-            if (espeak_rate <= 0)
-                espeak_rate = -1;
-            else
-                espeak_SetSynthCallback(espeak_collect);
-        }
-        if (espeak_rate < 0) return false;
+        if (!espeak_ready()) return false;
         // Each GA voice gets its own espeak variant, so a voice change is audible.
         static const char* variants[] = {"en+m1", "en+m2", "en+m3", "en+f2", "en+m4",
                                          "en+f4", "en+f5", "en+m5", "en+f3", "en+m6"};
@@ -84,11 +98,19 @@ bool synth_espeak(const std::string& text, const std::string& voice, double spee
 
 bool espeak_available() {
 #if AVA_SIM_HAVE_ESPEAK
-    return true;
+    std::lock_guard lock(espeak_mutex);
+    return espeak_ready();
 #else
     return false;
 #endif
 }
+
+#if !AVA_SIM_ESPEAK_LAZY
+// Linked normally (or not at all): nothing is loaded lazily, so there is no load error.
+const char* espeak_load_error() noexcept {
+    return "";
+}
+#endif
 
 pcm16 synth_tone(const std::string& text, const std::string& voice, double speed) {
     // ~150 ms per word at speed 1 (plus a 40 ms gap), with 1-3 "syllables" per word shaped by

@@ -16,8 +16,13 @@ namespace ava::sim::detail {
 
 using pcm16 = std::vector<std::int16_t>;
 
-/// True when this build has espeak-ng.
+/// True when this build has espeak-ng and it can run (with AVA_LAZY_LIBS its library is loaded,
+/// and espeak-ng initialised, by the first call to this or to synthesize()).
 bool espeak_available();
+
+/// Why libespeak-ng could not be loaded (sim/espeak_shim.cpp, AVA_LAZY_LIBS builds only); ""
+/// when it is loaded.
+const char* espeak_load_error() noexcept;
 
 /// Synthesises `text`. `engine` is "auto", "espeak" or "tone"; `voice` picks an espeak variant
 /// (each GA voice name maps to a different one) or the tone's pitch; `speed` 0.25..1.5.
