@@ -56,14 +56,47 @@ if(NOT CPACK_GENERATOR)
     endif()
 endif()
 
-# Debian: dpkg-shlibdeps computes Depends from the binaries' NEEDED libraries (libportaudio2,
-# libssl3, libsoxr0, libsndfile1, libical3, libcurl4, libespeak-ng1, libstdc++6, libc6 ...), so
-# the package names the exact runtime packages of the distribution it was built on.
+# Debian: dpkg-shlibdeps computes Depends from the binaries' NEEDED libraries (libssl3, libsoxr0,
+# libsndfile1, libstdc++6, libc6 ...; with AVA_LAZY_LIBS=OFF also libportaudio2, libical3,
+# libcurl4, libespeak-ng1), so the package names the exact runtime packages of the distribution
+# it was built on.
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION sound)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "pulseaudio | pipewire-pulse, ca-certificates")
+
+# With AVA_LAZY_LIBS, PortAudio, libcurl, libical and espeak-ng are dlopen'ed, not NEEDED, so
+# dpkg-shlibdeps cannot see them: name their packages here (CPack appends the shlibdeps result).
+# Each is the package that ships the soname on the build machine (as shlibdeps would have found;
+# e.g. libcurl4t64 on Ubuntu 24.04), else the Debian 12 name.
+#   Depends: libportaudio2 (a microphone and a speaker are what ava-voice is for; only the
+#     headless WAV mode runs without it), libcurl4 and libical3 (the built-in tools).
+#   Recommends: libespeak-ng1. Only the offline simulator speaks with it, and without it the
+#     simulator uses its synthetic voice; it brings espeak-ng-data and a sound stack that
+#     minimal installs may not want.
+if(AVA_LAZY_LIBS)
+    find_program(_ava_dpkg_query dpkg-query)
+    function(_ava_deb_package_of out soname fallback)
+        set(pkg ${fallback})
+        if(_ava_dpkg_query)
+            execute_process(COMMAND ${_ava_dpkg_query} -S "*/${soname}"
+                            OUTPUT_VARIABLE found RESULT_VARIABLE rc ERROR_QUIET)
+            if(rc EQUAL 0 AND found MATCHES "^([a-z0-9][a-z0-9.+-]+)[:,]")
+                set(pkg ${CMAKE_MATCH_1})
+            endif()
+        endif()
+        set(${out} ${pkg} PARENT_SCOPE)
+    endfunction()
+    _ava_deb_package_of(_ava_pa libportaudio.so.2 libportaudio2)
+    _ava_deb_package_of(_ava_curl libcurl.so.4 libcurl4)
+    _ava_deb_package_of(_ava_ical libical.so.3 libical3)
+    set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_ava_pa}, ${_ava_curl}, ${_ava_ical}")
+    if(TARGET PkgConfig::espeak_ng)
+        _ava_deb_package_of(_ava_espeak libespeak-ng.so.1 libespeak-ng1)
+        string(APPEND CPACK_DEBIAN_PACKAGE_RECOMMENDS ", ${_ava_espeak}")
+    endif()
+endif()
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "x-terminal-emulator")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/ava-voice/ava-voice")
 
