@@ -511,7 +511,8 @@ int run(const config& cfg) {
     audio::wav_device_options wav;
     wav.input_path = cfg.headless.input_wav;
     wav.output_path = cfg.headless.output_wav;
-    wav.pacing = cfg.headless.fast ? audio::wav_pacing::fast : audio::wav_pacing::realtime;
+    // Real time: the session's io thread runs the file device's periods (no thread of its own).
+    wav.pacing = cfg.headless.fast ? audio::wav_pacing::fast : audio::wav_pacing::driven;
     // A file has no hardware period: one wire frame (20 ms) per period halves the device
     // thread's wake-ups against 10 ms and still silences a barge-in within one period.
     const int period_ms = static_cast<int>(cfg.audio.period.count());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -134,7 +135,10 @@ class wav_device_impl final : public wav_device {
         running_.store(true);
         fill_input();  // the first seconds are there before the first period
         file_thread_ = std::thread([this] { file_loop(); });
-        if (opts_.pacing != wav_pacing::manual) pacer_ = std::thread([this] { pace_loop(); });
+        if (opts_.pacing == wav_pacing::realtime || opts_.pacing == wav_pacing::fast) {
+            pacer_ = std::thread([this] { pace_loop(); });
+        }
+        next_due_ = clock::now() + period_duration();
         return {};
     }
 
@@ -151,6 +155,19 @@ class wav_device_impl final : public wav_device {
     }
 
     std::string_view description() const noexcept override { return description_; }
+
+    std::optional<clock::time_point> drive(clock::time_point now) override {
+        if (opts_.pacing != wav_pacing::driven || cb_ == nullptr ||
+            !running_.load(std::memory_order_acquire))
+            return std::nullopt;
+        // A sound card does not catch up after a long stall: resynchronise (as pace_loop).
+        if (now - next_due_ > std::chrono::milliseconds(200)) next_due_ = now;
+        while (next_due_ <= now) {
+            run_period();
+            next_due_ += period_duration();
+        }
+        return next_due_;
+    }
 
     void step(std::size_t periods) override {
         if (cb_ == nullptr || opts_.pacing != wav_pacing::manual) return;
@@ -172,7 +189,7 @@ class wav_device_impl final : public wav_device {
             // or when the disk stalls for longer than that: a sound card cannot wait, so
             // realtime pacing plays silence there and counts it; fast and manual pacing wait.
             while (n < period_ && !input_eof_.load(std::memory_order_acquire)) {
-                if (opts_.pacing == wav_pacing::realtime) {
+                if (opts_.pacing == wav_pacing::realtime || opts_.pacing == wav_pacing::driven) {
                     input_starved_.fetch_add(1, std::memory_order_relaxed);
                     break;
                 }
@@ -203,9 +220,13 @@ class wav_device_impl final : public wav_device {
         return has_input_file_ && !exhausted_.load(std::memory_order_acquire);
     }
 
+    [[nodiscard]] std::chrono::microseconds period_duration() const noexcept {
+        return std::chrono::microseconds(static_cast<std::int64_t>(period_) * 1'000'000 /
+                                         core::wire_rate);
+    }
+
     void pace_loop() {
-        const auto period = std::chrono::microseconds(static_cast<std::int64_t>(period_) *
-                                                      1'000'000 / core::wire_rate);
+        const auto period = period_duration();
         auto next = clock::now();
         while (running_.load(std::memory_order_acquire)) {
             if (opts_.pacing == wav_pacing::fast) {
@@ -270,9 +291,10 @@ class wav_device_impl final : public wav_device {
             // full/empty and costs 20 wake-ups a second instead of 500 (the writer was
             // ava-voice's busiest thread in the CPU benchmark). Fast pacing goes as fast as it
             // can.
-            std::this_thread::sleep_for(opts_.pacing == wav_pacing::realtime
-                                            ? std::chrono::milliseconds(50)
-                                            : std::chrono::milliseconds(2));
+            const bool one_x =
+                opts_.pacing == wav_pacing::realtime || opts_.pacing == wav_pacing::driven;
+            std::this_thread::sleep_for(one_x ? std::chrono::milliseconds(50)
+                                              : std::chrono::milliseconds(2));
         }
     }
 
@@ -294,6 +316,7 @@ class wav_device_impl final : public wav_device {
     std::atomic<bool> exhausted_{false};  // ... and the pacing thread has consumed it
     std::atomic<std::uint64_t> input_starved_{0};
     std::atomic<std::uint64_t> written_{0};
+    clock::time_point next_due_{};  // driven pacing: the next period's time (control thread)
     std::thread pacer_;
     std::thread file_thread_;
     std::string description_;

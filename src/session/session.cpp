@@ -792,14 +792,20 @@ class session::impl {
         tick_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (ec || ending_) return;
             const auto now = clock::now();
+            // A device without a clock of its own (WAV files) runs its due periods here, on
+            // this thread, and the next tick is its next period: one wake-up does both.
+            const auto device_next =
+                device_running_ ? device_->drive(now) : std::optional<clock::time_point>{};
+            driven_ = device_next.has_value();
             on_tick(now);
-            if (!ending_) arm_tick(next_tick(now));
+            if (!ending_)
+                arm_tick(device_next ? std::max(*device_next, now + 100us) : next_tick(now));
         });
     }
 
     /// Brings the next tick forward to `at` when it is later (a flush to confirm, say).
     void hurry_tick(clock::time_point at) {
-        if (!ending_ && at < tick_at_) arm_tick(at);
+        if (!ending_ && !driven_ && at < tick_at_) arm_tick(at);
     }
 
     clock::time_point next_tick(clock::time_point now) {
@@ -1031,6 +1037,7 @@ class session::impl {
     clock::time_point next_conv_tick_{};
     clock::time_point tick_at_{};        // when the tick timer fires next
     clock::time_point last_captured_{};  // capture time of the newest mic frame read
+    bool driven_ = false;                // the device's periods run on the tick (device::drive)
     int frames_last_tick_ = 0;
     int late_looks_ = 0;
     std::optional<clock::time_point> quiet_since_;

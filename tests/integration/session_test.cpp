@@ -119,9 +119,9 @@ TEST(SessionIntegration, TwoTurnVoiceConversationWithOrderedTranscripts) {
 
 // ---- barge-in -----------------------------------------------------------------------------------
 
-// The user speaks over the reply (realtime pacing: timing matters). The truncation sent must be
+// The user speaks over the reply (real-time pacing: timing matters). The truncation sent must be
 // what the output WAV actually received of that item: within 10 ms and never beyond.
-TEST(SessionIntegration, BargeInTruncatesAtWhatWasActuallyPlayed) {
+void barge_in_truncates_at_what_was_played(audio::wav_pacing pacing) {
     const std::string dir = temp_dir();
     const std::string in = dir + "/in.wav";
     write_wav(in, concat({silence(200), speech(), silence(1300), speech(0.3, 1.3), silence(1600)}));
@@ -140,7 +140,7 @@ TEST(SessionIntegration, BargeInTruncatesAtWhatWasActuallyPlayed) {
 
     observer obs;
     session_options o = session_options_for(srv, key);
-    o.device = wav(in, dir + "/out.wav", audio::wav_pacing::realtime);
+    o.device = wav(in, dir + "/out.wav", pacing);
     o.events_jsonl = dir + "/events.jsonl";
     o.stop_when_input_done = true;
     auto s = std::make_unique<session>(std::move(o), obs.callbacks());
@@ -205,6 +205,15 @@ TEST(SessionIntegration, BargeInTruncatesAtWhatWasActuallyPlayed) {
     EXPECT_TRUE(found);
     EXPECT_TRUE(obs.wait_for_assistant("Okay.", 0ms));
     expect_clean_event_log(dir + "/events.jsonl");
+}
+
+TEST(SessionIntegration, BargeInTruncatesAtWhatWasActuallyPlayed) {
+    barge_in_truncates_at_what_was_played(audio::wav_pacing::realtime);
+}
+
+// The same with the device's periods run by the session's io thread (headless ava-voice).
+TEST(SessionIntegration, BargeInTruncatesAtWhatWasActuallyPlayedWithDrivenDevice) {
+    barge_in_truncates_at_what_was_played(audio::wav_pacing::driven);
 }
 
 // Interrupted before a single sample was heard: the item is deleted, never truncated at 0 ms.

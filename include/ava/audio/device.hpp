@@ -2,7 +2,8 @@
 //
 // Callback contract (the same for every device, so tests exercise the real pipeline):
 //  - the device calls device_callback::process() from ONE thread (its "realtime thread": the
-//    PortAudio callback, or the WAV/null device's pacing thread), once per device period;
+//    PortAudio callback, or the WAV/null device's pacing thread, or, for a WAV device in driven
+//    pacing, the control thread inside drive()), once per device period;
 //  - samples are mono int16 at the device's rate (format().sample_rate); a device with more
 //    channels down/up-mixes around the call (plain arithmetic, no allocation);
 //  - `in` holds the captured period (or is empty when the device has no input), `out` must be
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
@@ -75,6 +77,15 @@ class duplex_device {
     /// Over/underflows the host audio system reported (the machine did not run the callback in
     /// time); the engine's own counters cannot see these. Any thread.
     [[nodiscard]] virtual std::uint64_t host_xruns() const noexcept { return 0; }
+    /// Devices without a clock of their own (WAV files in driven pacing) let the control thread
+    /// run their periods: drive() runs every period due by `now` and returns when the next one
+    /// is due. Devices that run themselves (sound cards, the other WAV pacings) do nothing and
+    /// return std::nullopt. Control thread, after start().
+    virtual std::optional<std::chrono::steady_clock::time_point> drive(
+        std::chrono::steady_clock::time_point now) {
+        (void)now;
+        return std::nullopt;
+    }
     /// Short human-readable description ("pulse (ALSA) 48000 Hz 2->mono", "wav in.wav").
     [[nodiscard]] virtual std::string_view description() const noexcept = 0;
 };

@@ -6,6 +6,10 @@
 //    engine's capture ring is full) or audio to play; once the input is exhausted and nothing is
 //    queued the device sleeps instead of writing silence, so the output file holds the replies
 //    complete and in order without idle gaps;
+//  - driven: real time like `realtime`, but with no thread of its own: the control thread runs
+//    the due periods in drive() (the session's io thread does, on its tick). A file needs no
+//    realtime thread, and one thread waking 50 times a second costs far less than two (headless
+//    ava-voice uses this);
 //  - manual: no thread; step() runs periods on the caller's thread (a fake clock for tests).
 // The input WAV may have any rate and channel count: it is mixed to mono and resampled to
 // 24 kHz as it is read. The output is 24 kHz mono PCM16. All file I/O happens on a separate
@@ -21,7 +25,7 @@
 
 namespace ava::audio {
 
-enum class wav_pacing : std::uint8_t { realtime, fast, manual };
+enum class wav_pacing : std::uint8_t { realtime, fast, driven, manual };
 
 struct wav_device_options {
     std::string input_path;   ///< empty: the microphone hears silence (never exhausted)
