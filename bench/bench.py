@@ -333,13 +333,15 @@ def analyse_ava(client_log: Path, sim_log: Path):
         elif d == "local" and t == "playback.item_queued":
             queued.setdefault(ev["item_id"], r["t_mono_us"])
         elif d == "local" and t == "playback.first_heard":
-            heard.setdefault(ev["item_id"], r["t_mono_us"])
+            # rendered_us: the device period that took the first sample (the log line itself
+            # comes on the io thread's next tick).
+            heard.setdefault(ev["item_id"], ev.get("rendered_us") or r["t_mono_us"])
         elif d == "local" and t == "playback.flush_requested":
             wire = sim_speech_started.get(last_started)
             if wire is not None and ev.get("tag", 0) != 0:
                 flushes.append((wire, r["t_mono_us"], ev["item_id"]))
         elif d == "local" and t == "playback.flushed":
-            flushed_at.setdefault(ev["item_id"], (r["t_mono_us"], ev.get("heard_samples"),
+            flushed_at.setdefault(ev["item_id"], (ev.get("done_us") or r["t_mono_us"], ev.get("heard_samples"),
                                                   ev.get("received_samples")))
         elif d == "send" and t == "conversation.item.truncate":
             truncates.append((ev["item_id"], ev["audio_end_ms"]))
@@ -817,19 +819,21 @@ timestamps and ava-voice's own records (`--events`) compare directly.
 - **mic frame captured -> append on the wire**: ava-voice's `mic.frame` record carries
   `captured_us`, the time the device delivered the period that completed the 20 ms frame; the
   frame's `input_audio_buffer.append` (same `event_id`) is timestamped by the simulator when it
-  read it off the socket. The WAV input device runs 10 ms periods, so a frame waits up to one
-  period plus the 10 ms io tick before it is sent.
+  read it off the socket. The WAV devices run 20 ms periods (one wire frame; `--period-ms`), and
+  the io thread phase-locks onto them: it wakes about 1 ms after each frame is due.
 - **audio delta -> first sample handed to the device**: the simulator's first
   `response.output_audio.delta` of an item (write time) to ava-voice's `playback.first_heard`
-  (the io tick that first sees the engine's rendered-sample clock move for the item; with the WAV
-  device a rendered sample is in the file). Resolution: one 10 ms io tick. "queued" is the
-  `playback.item_queued` record: decoded and in the playback ring.
+  (its `rendered_us`: the callback time of the device period that took the item's first sample;
+  with the WAV device a rendered sample is in the file). "queued" is the `playback.item_queued`
+  record: decoded and in the playback ring. A new item waits for the 50 ms start threshold or
+  the next device period, whichever is later.
 - **"of which in ava-voice"** rows use ava-voice's own `send`/`recv` records instead of the
   simulator's: what remains of the wire figure is the loopback hop plus the time either process
   waited for a CPU (on a loaded 2-core machine that is most of it).
 - **speech_started -> silent output**: the simulator's `input_audio_buffer.speech_started` write
-  time to ava-voice's `playback.flushed` (the device performed the flush, the 8 ms fade included,
-  and the io tick saw it). "flush requested" is when the io thread asked for it.
+  time to ava-voice's `playback.flushed` `done_us`: the callback time of the device period that
+  performed the flush, the 8 ms fade included (every later buffer is silent). It is at most one
+  device period after the request. "flush requested" is when the io thread asked for it.
 - **truncation accuracy**: the simulator's reply audio is fetched once (a stdlib WebSocket client
   asks a fresh session for the reply); every assistant item in ava-voice's output WAV is found
   by its first audible 20 ms, then the samples that follow it exactly plus the fade are counted.
@@ -855,8 +859,8 @@ timestamps and ava-voice's own records (`--events`) compare directly.
     t.append("## Caveats\n")
     t.append("""- The machine is shared with other engineers' builds: CPU time is fairly robust to that, latencies
   and the ingest rate less so. Compare clients within one report, not across reports.
-- Tick-resolution figures (delta -> device, speech_started -> silent) include up to one 10 ms io
-  tick of observation delay; they are upper bounds.
+- "delta -> first sample" and "speech_started -> silent" are device-period times (the callback
+  that did it), not the time the io thread noticed; a real sound card adds its own buffer.
 - The peers do no resampling, no DSP and no terminal UI; ava-voice does all of that in the same
   process. Python's `openai` package cannot be installed here, so Python peers are not measured.
 """)
