@@ -287,13 +287,13 @@ class wav_device_impl final : public wav_device {
                 continue;
             }
             if (file_stop_.load(std::memory_order_acquire) && out_ring_.readable() == 0) break;
-            // Realtime pacing moves 2 s rings at 1x: waking every 50 ms keeps them far from
-            // full/empty and costs 20 wake-ups a second instead of 500 (the writer was
-            // ava-voice's busiest thread in the CPU benchmark). Fast pacing goes as fast as it
-            // can.
+            // Real-time pacing moves 2 s rings at 1x: waking every 100 ms keeps them far from
+            // full/empty (a 1.9 s margin) and costs 10 wake-ups a second instead of 500 (the
+            // writer was once ava-voice's busiest thread in the CPU benchmark; at 50 ms it still
+            // took 40-70 ms of CPU per 50 s). Fast pacing goes as fast as it can.
             const bool one_x =
                 opts_.pacing == wav_pacing::realtime || opts_.pacing == wav_pacing::driven;
-            std::this_thread::sleep_for(one_x ? std::chrono::milliseconds(50)
+            std::this_thread::sleep_for(one_x ? std::chrono::milliseconds(100)
                                               : std::chrono::milliseconds(2));
         }
     }
