@@ -94,7 +94,12 @@ tmux_conversation)
     ;;
 tmux_cancel)
     start_pane
-    wait_for "AVA speaking" 40
+    # Cancel the long follow-up, not the short "One moment." before it: a C that lands after
+    # that clip was fully heard interrupts nothing audible, so its line gets no marker (the
+    # test failed that way on a loaded machine). The follow-up's live transcript runs a little
+    # ahead of its audio; a second later it has been playing for a while, with ~10 s to go.
+    wait_for "I tried the kitchen" 60
+    sleep 1
     keys c
     wait_for "AVA: .*\\[interrupted" 20
     keys q
