@@ -290,10 +290,15 @@ class portaudio_device final : public duplex_device {
         return {};
     }
 
+    // Closes without Pa_StopStream: Pa_CloseStream aborts a running stream (cancels PortAudio's
+    // callback thread in its poll()), while Pa_StopStream waits for that thread to finish on its
+    // own, which a stalled stream does not do: with ALSA-pulse and a suspended sink it polls until
+    // the sink resumes (28 s of a 30 s suspension, tests/audio/device_test.cpp). That held the
+    // watchdog (one report, no reopen) and stop() for as long as the stall lasted. Aborting only
+    // drops output still buffered in the host (at most the host latency).
     void close_stream() {
         if (stream_ == nullptr) return;
         std::lock_guard lock(pa_mutex);
-        Pa_StopStream(stream_);
         Pa_CloseStream(stream_);
         stream_ = nullptr;
     }
@@ -422,6 +427,9 @@ class portaudio_device final : public duplex_device {
             negotiated n;
             {
                 std::lock_guard lock(pa_mutex);
+                // Probing a device that cannot open prints one PortAudio line per format tried
+                // over the UI (54 per attempt, seen for a named pulse PCM whose sink is gone).
+                quiet_stderr quiet;
                 try {
                     const PaDeviceIndex in = resolve(defaults ? "" : opts_.input_device, true);
                     const PaDeviceIndex out = resolve(defaults ? "" : opts_.output_device, false);
