@@ -1,4 +1,5 @@
-// PortAudio full duplex, list_devices(). The only translation unit that includes portaudio.h.
+// PortAudio full duplex, list_devices(). portaudio.h stays out of the headers: besides this file
+// only doctor.cpp (its device checks) and portaudio_shim.cpp (lazy loading) include it.
 #include "ava/audio/portaudio_device.hpp"
 
 #include <dlfcn.h>
