@@ -1,6 +1,8 @@
 // The one client translation unit that instantiates Beast's TLS WebSocket. See the header for
-// the contract. Every member of `impl` is touched on its strand only (the io thread), except
-// `detached_`, which the destructor of `connection` may set from any thread.
+// the contract. Every member of `impl` is touched on the io thread only, except `detached_`,
+// which the destructor of `connection` may set from any thread. There is no strand: the
+// io_context has one thread (the header's contract), and a strand put an extra trip through the
+// scheduler (and an epoll_wait) on every completion, 50 frames a second.
 #include "ava/realtime/connection.hpp"
 
 #include <arpa/inet.h>
@@ -27,7 +29,6 @@ using namespace ava::net;
 using clock_type = std::chrono::steady_clock;
 using ws_tls = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 using ws_plain = websocket::stream<beast::tcp_stream>;
-using strand_type = asio::strand<asio::io_context::executor_type>;
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -190,14 +191,13 @@ std::optional<url_parts> select_proxy(const url_parts& target, const connection_
 class connection::impl : public std::enable_shared_from_this<impl> {
   public:
     impl(asio::io_context& ioc, connection_options opts, handlers h)
-        : strand_(asio::make_strand(ioc)),
+        : exec_(ioc.get_executor()),
           opts_(std::move(opts)),
           h_(std::move(h)),
-          resolver_(strand_),
-          deadline_(strand_),
-          wake_(strand_),
-          ping_timer_(strand_),
-          watchdog_(strand_),
+          resolver_(exec_),
+          deadline_(exec_),
+          ping_timer_(exec_),
+          watchdog_(exec_),
           log_(log::get("rt")) {
         for (const auto& [name, value] : opts_.target.headers) log::add_secret(value);
     }
@@ -205,7 +205,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     void start() {
         if (started_.exchange(true)) return;
         asio::co_spawn(
-            strand_, run(shared_from_this()), [self = shared_from_this()](std::exception_ptr e) {
+            exec_, run(shared_from_this()), [self = shared_from_this()](std::exception_ptr e) {
                 if (!e) return;
                 try {
                     std::rethrow_exception(e);
@@ -217,22 +217,22 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     }
 
     void send(std::string text) {
-        asio::dispatch(strand_, [self = shared_from_this(), t = std::move(text)]() mutable {
+        asio::dispatch(exec_, [self = shared_from_this(), t = std::move(text)]() mutable {
             self->enqueue(out_item{out_kind::text, std::move(t), 0});
         });
     }
 
     // Posted (not dispatched) so that on_close never runs inside a close() call.
     void close(std::uint16_t code, std::string reason) {
-        asio::post(strand_, [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+        asio::post(exec_, [self = shared_from_this(), code, r = std::move(reason)]() mutable {
             self->begin_close(code, std::move(r));
         });
     }
 
-    // From ~connection, any thread: no handler after this; tear down on the strand.
+    // From ~connection, any thread: no handler after this; tear down on the io thread.
     void detach() {
         detached_.store(true, std::memory_order_release);
-        asio::dispatch(strand_, [self = shared_from_this()] {
+        asio::dispatch(exec_, [self = shared_from_this()] {
             close_info info = self->make_info(close_class::normal, 0, {}, "connection destroyed");
             info.local = true;
             self->finish(std::move(info));
@@ -283,7 +283,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         }
         queue_.push_back(std::move(item));
         stats_.max_queue_depth = std::max(stats_.max_queue_depth, queue_.size());
-        wake_.cancel();  // wakes the writer if it is waiting (harmless otherwise)
+        pump();
     }
 
     void begin_close(std::uint16_t code, std::string reason) {
@@ -298,7 +298,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         }
         queue_.push_back(out_item{out_kind::close, std::move(reason), code});
         closing_ = true;
-        wake_.cancel();
+        pump();
     }
 
     // Ends the connection once: cancels every timer, closes the socket (aborting pending
@@ -309,7 +309,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         beast::error_code ignored;
         resolver_.cancel();
         deadline_.cancel();
-        wake_.cancel();
         ping_timer_.cancel();
         watchdog_.cancel();
         if (tls_ || plain_) lowest().socket().close(ignored);
@@ -365,9 +364,9 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         }
         if (url.tls()) {
             if (!setup_tls_context()) co_return;
-            tls_ = std::make_unique<ws_tls>(strand_, *ssl_ctx_);
+            tls_ = std::make_unique<ws_tls>(exec_, *ssl_ctx_);
         } else {
-            plain_ = std::make_unique<ws_plain>(strand_);
+            plain_ = std::make_unique<ws_plain>(exec_);
         }
         if (finished_) co_return;  // close() or the destructor came first
         step_done(&connect_timings::setup, t);
@@ -681,9 +680,10 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     template <typename WS>
     asio::awaitable<void> session(WS& ws) {
         auto self = shared_from_this();
-        asio::co_spawn(strand_, writer(self, ws), asio::detached);
-        if (opts_.ping_interval.count() > 0) asio::co_spawn(strand_, pinger(self), asio::detached);
-        if (opts_.idle_timeout.count() > 0) asio::co_spawn(strand_, watchdog(self), asio::detached);
+        writer_ready_ = true;
+        pump();  // what was queued before the connection opened
+        if (opts_.ping_interval.count() > 0) asio::co_spawn(exec_, pinger(self), asio::detached);
+        if (opts_.idle_timeout.count() > 0) asio::co_spawn(exec_, watchdog(self), asio::detached);
 
         // Whole messages are assembled here, at most max_message_bytes (+ one chunk). Beast's
         // own read_message_max is off: when it trips, Beast 1.74 reports the TLS teardown error
@@ -740,7 +740,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         closing_ = true;
         queue_.clear();
         queue_.push_back(out_item{out_kind::close, "message too big", 1009});
-        wake_.cancel();
+        pump();
     }
 
     // The end of a close we started (close(), or 1009 above), as the writer saw it.
@@ -791,56 +791,71 @@ class connection::impl : public std::enable_shared_from_this<impl> {
                          "connection lost without a close frame: " + ec.message());
     }
 
-    // The one writer: exactly one write (message, ping or close) in flight at any time.
+    // The one writer: exactly one write (message, ping or close) in flight at any time. A chain
+    // of completion handlers rather than a coroutine waiting on a timer: a frame goes out from
+    // inside send() (no scheduler trip, no timer to arm and cancel), and the completion starts
+    // the next one.
+    void pump() {
+        if (!writer_ready_ || writing_ || finished_ || queue_.empty()) return;
+        if (tls_) start_write(*tls_);
+        if (plain_) start_write(*plain_);
+    }
+
     template <typename WS>
-    static asio::awaitable<void> writer(std::shared_ptr<impl> self, WS& ws) {
-        beast::error_code ec;
-        while (!self->finished_) {
-            if (self->queue_.empty()) {
-                self->wake_.expires_at(clock_type::time_point::max());
-                co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                continue;  // woken by enqueue (operation_aborted) or by finish
-            }
-            out_item item = std::move(self->queue_.front());
-            self->queue_.pop_front();
-            ++self->writes_in_flight_;
-            self->stats_.max_writes_in_flight =
-                std::max(self->stats_.max_writes_in_flight, self->writes_in_flight_);
-            switch (item.kind) {
-                case out_kind::text:
-                    ws.text(true);
-                    co_await ws.async_write(asio::buffer(item.data),
-                                            asio::redirect_error(asio::use_awaitable, ec));
-                    if (!ec) {
-                        ++self->stats_.messages_sent;
-                        self->stats_.bytes_sent += item.data.size();
-                    }
-                    break;
-                case out_kind::ping:
-                    co_await ws.async_ping({}, asio::redirect_error(asio::use_awaitable, ec));
+    void start_write(WS& ws) {
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        writing_ = true;
+        ++writes_in_flight_;
+        stats_.max_writes_in_flight = std::max(stats_.max_writes_in_flight, writes_in_flight_);
+        switch (current_.kind) {
+            case out_kind::text:
+                ws.text(true);
+                ws.async_write(
+                    asio::buffer(current_.data),
+                    [self = shared_from_this(), &ws](const beast::error_code& ec, std::size_t) {
+                        if (!ec) {
+                            ++self->stats_.messages_sent;
+                            self->stats_.bytes_sent += self->current_.data.size();
+                        }
+                        self->write_done(ws, ec);
+                    });
+                break;
+            case out_kind::ping:
+                ws.async_ping({}, [self = shared_from_this(), &ws](const beast::error_code& ec) {
                     if (!ec) ++self->stats_.pings_sent;
-                    break;
-                case out_kind::close:
-                    self->close_sent_ = true;
-                    co_await ws.async_close(
-                        websocket::close_reason(static_cast<websocket::close_code>(item.code),
-                                                item.data.substr(0, 123)),
-                        asio::redirect_error(asio::use_awaitable, ec));
-                    --self->writes_in_flight_;
-                    self->finish_local(ws, ec, item.code);
-                    co_return;
-            }
-            --self->writes_in_flight_;
-            if (ec && !self->finished_) {
-                if (self->local_close_) {
-                    self->finish_local(ws, ec, 1006);
-                } else {
-                    self->finish(self->make_info(close_class::recoverable, 1006, ec,
-                                                 "connection lost while sending: " + ec.message()));
-                }
-                co_return;
-            }
+                    self->write_done(ws, ec);
+                });
+                break;
+            case out_kind::close:
+                close_sent_ = true;
+                ws.async_close(
+                    websocket::close_reason(static_cast<websocket::close_code>(current_.code),
+                                            current_.data.substr(0, 123)),
+                    [self = shared_from_this(), &ws,
+                     code = current_.code](const beast::error_code& ec) {
+                        --self->writes_in_flight_;
+                        self->finish_local(ws, ec, code);  // the writer stays busy: nothing after
+                    });
+                break;
         }
+    }
+
+    template <typename WS>
+    void write_done(WS& ws, const beast::error_code& ec) {
+        --writes_in_flight_;
+        writing_ = false;
+        if (finished_) return;
+        if (ec) {
+            if (local_close_) {
+                finish_local(ws, ec, 1006);
+            } else {
+                finish(make_info(close_class::recoverable, 1006, ec,
+                                 "connection lost while sending: " + ec.message()));
+            }
+            return;
+        }
+        pump();
     }
 
     static asio::awaitable<void> pinger(std::shared_ptr<impl> self) {
@@ -850,7 +865,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
             co_await self->ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (ec || self->finished_ || self->closing_) co_return;
             self->queue_.push_back(out_item{out_kind::ping, {}, 0});
-            self->wake_.cancel();
+            self->pump();
         }
     }
 
@@ -872,18 +887,20 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         }
     }
 
-    strand_type strand_;
+    asio::io_context::executor_type exec_;
     connection_options opts_;
     handlers h_;
     std::shared_ptr<ssl::context> ssl_ctx_;  // shared, see client_context()
     tcp::resolver resolver_;
     asio::steady_timer deadline_;
-    asio::steady_timer wake_;
     asio::steady_timer ping_timer_;
     asio::steady_timer watchdog_;
     std::unique_ptr<ws_tls> tls_;
     std::unique_ptr<ws_plain> plain_;
     std::deque<out_item> queue_;
+    out_item current_{out_kind::text, {}, 0};  // the write in flight (its buffer must live)
+    bool writer_ready_ = false;                // the connection is open: writes may start
+    bool writing_ = false;                     // one write (message, ping or close) in flight
     std::shared_ptr<spdlog::logger> log_;
 
     std::atomic<bool> detached_{false};

@@ -1,8 +1,9 @@
 // The Realtime WebSocket connection: TLS (or loopback ws://), optional HTTP CONNECT proxy,
 // a single-writer send queue, ping keepalive, an idle watchdog and classified close reasons.
 //
-// Threads: everything runs on the caller's io_context (the app's one io thread). send(),
-// close() and start() may be called from any thread: they post to that io_context. Callbacks
+// Threads: everything runs on the caller's io_context (the app's one io thread), which must be
+// run by exactly one thread (there is no strand). send(), close() and start() may be called from
+// any thread: they post to that io_context (from the io thread itself, send() writes at once). Callbacks
 // run on the io thread. Asio/Beast stay inside src/realtime/connection.cpp (pimpl).
 //
 // Follows Beast's websocket_client_async_ssl example for the connect steps (STYLE habit 6) and
