@@ -95,7 +95,8 @@ class wav_device_impl final : public wav_device {
           in_buf_(period_),
           out_buf_(period_),
           in_ring_(static_cast<std::size_t>(core::wire_rate) * 2),
-          out_ring_(static_cast<std::size_t>(core::wire_rate) * 2) {
+          out_ring_(static_cast<std::size_t>(core::wire_rate) * 2),
+          out_chunk_(std::max(period_ * 8, drain_samples)) {
         if (opts.period_ms < 1 || opts.period_ms > 200) fail("wav device: period_ms out of range");
         if (!opts.input_path.empty()) {
             reader_ = std::make_unique<input_reader>(opts.input_path);
@@ -134,7 +135,7 @@ class wav_device_impl final : public wav_device {
         cb_ = &cb;
         running_.store(true);
         fill_input();  // the first seconds are there before the first period
-        file_thread_ = std::thread([this] { file_loop(); });
+        if (opts_.pacing != wav_pacing::driven) file_thread_ = std::thread([this] { file_loop(); });
         if (opts_.pacing == wav_pacing::realtime || opts_.pacing == wav_pacing::fast) {
             pacer_ = std::thread([this] { pace_loop(); });
         }
@@ -146,7 +147,11 @@ class wav_device_impl final : public wav_device {
         running_.store(false);
         if (pacer_.joinable()) pacer_.join();
         file_stop_.store(true);
-        if (file_thread_.joinable()) file_thread_.join();
+        if (file_thread_.joinable()) {
+            file_thread_.join();
+        } else {
+            write_output(1);  // driven or manual pacing: what is left in the ring
+        }
         if (out_file_ != nullptr) sf_write_sync(out_file_);
     }
 
@@ -162,10 +167,12 @@ class wav_device_impl final : public wav_device {
             return std::nullopt;
         // A sound card does not catch up after a long stall: resynchronise (as pace_loop).
         if (now - next_due_ > std::chrono::milliseconds(200)) next_due_ = now;
+        fill_input();  // the file I/O is here, outside the periods (no file thread)
         while (next_due_ <= now) {
             run_period();
             next_due_ += period_duration();
         }
+        write_output(drain_samples);
         return next_due_;
     }
 
@@ -273,19 +280,26 @@ class wav_device_impl final : public wav_device {
         }
     }
 
+    // Moves the output ring to the file while it holds at least `at_least` samples (file thread,
+    // or the control thread when there is none). Returns whether anything was written.
+    bool write_output(std::size_t at_least) {
+        bool any = false;
+        while (out_ring_.readable() >= at_least && out_ring_.readable() > 0) {
+            const std::size_t n = out_ring_.read(out_chunk_);
+            if (out_file_ != nullptr) {
+                sf_write_short(out_file_, out_chunk_.data(), static_cast<sf_count_t>(n));
+            }
+            written_.fetch_add(n, std::memory_order_release);
+            any = true;
+        }
+        return any;
+    }
+
     // The file thread: reads the input ahead and writes the output behind the pacing thread.
     void file_loop() {
-        std::vector<core::sample> chunk(period_ * 8);
         for (;;) {
             fill_input();
-            const std::size_t n = out_ring_.read(chunk);
-            if (n > 0) {
-                if (out_file_ != nullptr) {
-                    sf_write_short(out_file_, chunk.data(), static_cast<sf_count_t>(n));
-                }
-                written_.fetch_add(n, std::memory_order_release);
-                continue;
-            }
+            if (write_output(1)) continue;
             if (file_stop_.load(std::memory_order_acquire) && out_ring_.readable() == 0) break;
             // Real-time pacing moves 2 s rings at 1x: waking every 100 ms keeps them far from
             // full/empty (a 1.9 s margin) and costs 10 wake-ups a second instead of 500 (the
@@ -298,16 +312,20 @@ class wav_device_impl final : public wav_device {
         }
     }
 
+    // Driven pacing writes the output in blocks of 100 ms: one write(2) every 5 periods.
+    static constexpr std::size_t drain_samples = core::wire_rate / 10;
+
     wav_device_options opts_;
     const std::size_t period_;
     bool has_input_file_ = false;
-    std::unique_ptr<input_reader> reader_;  // file thread only (after start())
-    std::vector<core::sample> pending_;     // read, not yet in the ring (file thread)
+    std::unique_ptr<input_reader> reader_;  // file thread (driven: control thread)
+    std::vector<core::sample> pending_;     // read, not yet in the ring (likewise)
     std::size_t pending_pos_ = 0;
     std::vector<core::sample> in_buf_;
     std::vector<core::sample> out_buf_;
     core::spsc_ring<core::sample> in_ring_;   // file thread -> pacing thread
     core::spsc_ring<core::sample> out_ring_;  // pacing thread -> file thread
+    std::vector<core::sample> out_chunk_;     // what write_output() moves to the file
     SNDFILE* out_file_ = nullptr;
     device_callback* cb_ = nullptr;
     std::atomic<bool> running_{false};

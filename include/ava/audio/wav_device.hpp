@@ -12,9 +12,12 @@
 //    ava-voice uses this);
 //  - manual: no thread; step() runs periods on the caller's thread (a fake clock for tests).
 // The input WAV may have any rate and channel count: it is mixed to mono and resampled to
-// 24 kHz as it is read. The output is 24 kHz mono PCM16. All file I/O happens on a separate
-// file thread, which streams the input 2 s ahead and writes the output behind (memory stays
-// flat whatever the file's length); the pacing thread only copies and calls the engine.
+// 24 kHz as it is read. The output is 24 kHz mono PCM16. The input is streamed 2 s ahead and
+// the output written behind (memory stays flat whatever the file's length). With realtime and
+// fast pacing that file I/O runs on a file thread of its own, so the pacing thread only copies
+// and calls the engine; driven pacing does it in drive(), outside the periods (reading a chunk
+// every ~170 ms and writing every 100 ms from the page cache), which saves the file thread's
+// 10 wake-ups a second. A disk that stalls then delays the control thread, never a period.
 #pragma once
 
 #include <cstdint>
