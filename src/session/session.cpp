@@ -226,7 +226,6 @@ class session::impl {
         : opts_(std::move(opts)),
           cbs_(std::move(cbs)),
           tick_timer_(ioc_),
-          flush_timer_(ioc_),
           reconnect_timer_(ioc_),
           close_timer_(ioc_),
           log_(log::get("rt")) {}
@@ -499,7 +498,6 @@ class session::impl {
                                    "}");
         connect();
         schedule_tick();
-        schedule_flush();
     }
 
     void connect() {
@@ -826,15 +824,6 @@ class session::impl {
         return std::max(next, now + 1ms);
     }
 
-    void schedule_flush() {
-        flush_timer_.expires_after(250ms);
-        flush_timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (ec || ending_) return;
-            if (events_) events_->flush();
-            schedule_flush();
-        });
-    }
-
     void on_tick(clock::time_point now) {
         // Microphone: every complete 20 ms frame the engine has, in order.
         audio::capture_frame f;
@@ -855,6 +844,9 @@ class session::impl {
         report_playback(now);
         if (now >= next_conv_tick_) {
             conv_->on_tick(now);
+            // The event log reaches the disk at this pace too: on the tick, not on a timer of its
+            // own (a separate 4 Hz wake-up cost more than the write).
+            if (events_) events_->flush();
             next_conv_tick_ = now + 250ms;
         }
         drain();
@@ -959,7 +951,6 @@ class session::impl {
         if (ended_) return;
         ended_ = true;
         close_timer_.cancel();
-        flush_timer_.cancel();
         if (device_running_) {
             device_->stop();
             device_running_ = false;
@@ -993,7 +984,6 @@ class session::impl {
     tools::registry registry_;
 
     asio::steady_timer tick_timer_;
-    asio::steady_timer flush_timer_;
     asio::steady_timer reconnect_timer_;
     asio::steady_timer close_timer_;
     std::shared_ptr<spdlog::logger> log_;
