@@ -3,8 +3,8 @@
 //
 // Threads: everything runs on the caller's io_context (the app's one io thread), which must be
 // run by exactly one thread (there is no strand). send(), close() and start() may be called from
-// any thread: they post to that io_context (from the io thread itself, send() writes at once). Callbacks
-// run on the io thread. Asio/Beast stay inside src/realtime/connection.cpp (pimpl).
+// any thread: they post to that io_context (from the io thread itself, send() writes at once).
+// Callbacks run on the io thread. Asio/Beast stay inside src/realtime/connection.cpp (pimpl).
 //
 // Follows Beast's websocket_client_async_ssl example for the connect steps (STYLE habit 6) and
 // Beast's chat-multi / Asio's chat_server for the one-writer queue (habit 5).
