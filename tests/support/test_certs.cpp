@@ -6,7 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -114,11 +118,46 @@ test_certs make_test_certs(const std::string& dir, const std::vector<std::string
     return out;
 }
 
+namespace {
+
+// The directories made by make_temp_dir, removed when the test process exits (each test runs
+// in a process of its own under ctest). Leaked on purpose: atexit handlers and static
+// destructors run interleaved, and this list must outlive all of them.
+struct temp_dirs {
+    std::mutex mutex;
+    std::vector<std::string> paths;
+};
+
+temp_dirs& registry() {
+    static auto* dirs = new temp_dirs;
+    return *dirs;
+}
+
+void remove_temp_dirs() {
+    const char* keep = std::getenv("AVA_KEEP_TEST_DIRS");
+    if (keep != nullptr && *keep != '\0' && *keep != '0') return;
+    temp_dirs& dirs = registry();
+    const std::lock_guard lock(dirs.mutex);
+    for (const auto& p : dirs.paths) {
+        std::error_code ignored;
+        std::filesystem::remove_all(p, ignored);
+    }
+    dirs.paths.clear();
+}
+
+}  // namespace
+
 std::string make_temp_dir(const std::string& prefix) {
     const char* tmp = std::getenv("TMPDIR");
     std::string pattern =
         std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    static const bool registered = std::atexit(remove_temp_dirs) == 0;
+    if (registered) {
+        temp_dirs& dirs = registry();
+        const std::lock_guard lock(dirs.mutex);
+        dirs.paths.push_back(pattern);
+    }
     return pattern;
 }
 

@@ -21,6 +21,7 @@ test_certs make_test_certs(const std::string& dir,
                            const std::vector<std::string>& names = {"127.0.0.1", "localhost"});
 
 /// A fresh temporary directory under TMPDIR (or /tmp), e.g. for certificates or recordings.
+/// Removed with its contents when the process exits normally (AVA_KEEP_TEST_DIRS=1 keeps it).
 std::string make_temp_dir(const std::string& prefix = "ava-test-");
 
 }  // namespace ava::test

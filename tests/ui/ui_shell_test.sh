@@ -32,11 +32,15 @@ fail() {
     exit 1
 }
 
-# A clean environment: no key, a private HOME/config, the short sample as the demo speech.
-mkdir -p "$work/home" "$work/samples"
+# A clean environment: no key, a private HOME/config/runtime dir, the short sample as the demo
+# speech. The runtime dir keeps libpulse (PortAudio's device probe) from leaving a new
+# /tmp/pulse-* behind for each fresh HOME.
+mkdir -p "$work/home" "$work/samples" "$work/runtime"
+chmod 700 "$work/runtime"
 cp "$prefix/share/ava-voice/samples/lights.wav" "$work/samples/demo-conversation.wav" ||
     fail "the installed samples are missing"
 clean_env=(env -i "PATH=/usr/bin:/bin" "HOME=$work/home" "XDG_CONFIG_HOME=$work/home/.config"
+    "XDG_RUNTIME_DIR=$work/runtime"
     "AVA_SAMPLES_DIR=$work/samples" "TERM=${TERM_FOR_TEST:-xterm-256color}" "LANG=C.UTF-8")
 
 # ---- tmux helpers ----------------------------------------------------------------------------
