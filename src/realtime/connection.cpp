@@ -796,7 +796,9 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     // inside send() (no scheduler trip, no timer to arm and cancel), and the completion starts
     // the next one.
     void pump() {
-        if (!writer_ready_ || writing_ || finished_ || queue_.empty()) return;
+        // One write at a time, and nothing after the close frame.
+        if (!writer_ready_ || writes_in_flight_ > 0 || close_sent_ || finished_ || queue_.empty())
+            return;
         if (tls_) start_write(*tls_);
         if (plain_) start_write(*plain_);
     }
@@ -805,7 +807,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     void start_write(WS& ws) {
         current_ = std::move(queue_.front());
         queue_.pop_front();
-        writing_ = true;
         ++writes_in_flight_;
         stats_.max_writes_in_flight = std::max(stats_.max_writes_in_flight, writes_in_flight_);
         switch (current_.kind) {
@@ -835,7 +836,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
                     [self = shared_from_this(), &ws,
                      code = current_.code](const beast::error_code& ec) {
                         --self->writes_in_flight_;
-                        self->finish_local(ws, ec, code);  // the writer stays busy: nothing after
+                        self->finish_local(ws, ec, code);
                     });
                 break;
         }
@@ -844,7 +845,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     template <typename WS>
     void write_done(WS& ws, const beast::error_code& ec) {
         --writes_in_flight_;
-        writing_ = false;
         if (finished_) return;
         if (ec) {
             if (local_close_) {
@@ -900,7 +900,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     std::deque<out_item> queue_;
     out_item current_{out_kind::text, {}, 0};  // the write in flight (its buffer must live)
     bool writer_ready_ = false;                // the connection is open: writes may start
-    bool writing_ = false;                     // one write (message, ping or close) in flight
     std::shared_ptr<spdlog::logger> log_;
 
     std::atomic<bool> detached_{false};
