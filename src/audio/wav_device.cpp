@@ -305,10 +305,10 @@ class wav_device_impl final : public wav_device {
             // full/empty (a 1.9 s margin) and costs 10 wake-ups a second instead of 500 (the
             // writer was once ava-voice's busiest thread in the CPU benchmark; at 50 ms it still
             // took 40-70 ms of CPU per 50 s). Fast pacing goes as fast as it can.
-            const bool one_x =
-                opts_.pacing == wav_pacing::realtime || opts_.pacing == wav_pacing::driven;
-            std::this_thread::sleep_for(one_x ? std::chrono::milliseconds(100)
-                                              : std::chrono::milliseconds(2));
+            // (Driven pacing has no file thread.)
+            std::this_thread::sleep_for(opts_.pacing == wav_pacing::realtime
+                                            ? std::chrono::milliseconds(100)
+                                            : std::chrono::milliseconds(2));
         }
     }
 
