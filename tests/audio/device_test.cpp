@@ -530,6 +530,20 @@ class suspended_sinks {
     bool suspended_ = false;
 };
 
+// The fault-injection tests: each gets a scratch directory and the espeak-ng sentence (24 kHz)
+// to play, and skips when an earlier one left PortAudio stuck.
+class audio_device_fault : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        SKIP_IF_PORTAUDIO_STUCK();
+        speech = make_speech(dir, speech_path);
+        ASSERT_GT(speech.size(), 24000U);
+    }
+    ava::audio::test::temp_dir dir{"devfault"};
+    std::string speech_path;
+    std::vector<sample> speech;
+};
+
 // The other kind of fault: the stream does not fail, it stalls. With both sinks suspended (the
 // speaker, and the microphone whose monitor is the default source), PortAudio's ALSA callback
 // thread keeps polling the pulse PCMs and never gets a period, so the stream stays "active"
@@ -538,12 +552,7 @@ class suspended_sinks {
 // and stop() must not wait for the stall to end. (Closing with Pa_StopStream waited for
 // PortAudio's callback thread, which only returns when the sinks resume: one report, then
 // nothing, and stop() hung for as long as the sinks stayed suspended.)
-TEST(audio_device_fault, a_stalled_stream_is_reported_reopened_and_stoppable) {
-    SKIP_IF_PORTAUDIO_STUCK();
-    ava::audio::test::temp_dir dir{"devfault"};
-    std::string speech_path;
-    const auto speech = make_speech(dir, speech_path);
-    ASSERT_GT(speech.size(), 24000U);
+TEST_F(audio_device_fault, a_stalled_stream_is_reported_reopened_and_stoppable) {
     fault_rig rig;
     ASSERT_TRUE(rig.start({})) << rig.dev->description();
     fault_log& faults = *rig.faults;
@@ -610,13 +619,7 @@ TEST(audio_device_fault, a_stalled_stream_is_reported_reopened_and_stoppable) {
 // watchdog reports that, finds no device by that name any more and opens the default ones.
 // (Stopping the server would do too, but after a disconnect libpulse can deadlock: see
 // fault_rig::abandon().)
-TEST(audio_device_fault, a_vanished_named_device_falls_back_to_the_default) {
-    SKIP_IF_PORTAUDIO_STUCK();
-    ava::audio::test::temp_dir dir{"devfault"};
-    std::string speech_path;
-    const auto speech = make_speech(dir, speech_path);
-    ASSERT_GT(speech.size(), 24000U);
-
+TEST_F(audio_device_fault, a_vanished_named_device_falls_back_to_the_default) {
     // The configuration ALSA would read anyway comes first in ALSA_CONFIG_PATH (its top-level
     // alsa.conf loads the system's files and libasound2-plugins' default-to-pulse), then ours.
     const char* env = std::getenv("ALSA_CONFIG_PATH");
@@ -709,12 +712,7 @@ TEST(audio_device_fault, a_vanished_named_device_falls_back_to_the_default) {
 // is reported again; after the restart one succeeds. Last of the device tests: now and then the
 // disconnect deadlocks libpulse (fault_rig::abandon()), which leaves PortAudio unusable in this
 // process; the test then reports itself skipped, not passed.
-TEST(audio_device_fault, sound_server_restart_is_reported_and_the_stream_reopens) {
-    SKIP_IF_PORTAUDIO_STUCK();
-    ava::audio::test::temp_dir dir{"devfault"};
-    std::string speech_path;
-    const auto speech = make_speech(dir, speech_path);
-    ASSERT_GT(speech.size(), 24000U);
+TEST_F(audio_device_fault, sound_server_restart_is_reported_and_the_stream_reopens) {
     fault_rig rig;
     ASSERT_TRUE(rig.start({})) << rig.dev->description();
     fault_log& faults = *rig.faults;
