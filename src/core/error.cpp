@@ -12,8 +12,6 @@ class category final : public std::error_category {
                 return "success";
             case errc::bad_config:
                 return "invalid configuration";
-            case errc::bad_event:
-                return "malformed server event";
             case errc::protocol:
                 return "protocol violation";
             case errc::auth_failed:
@@ -30,10 +28,6 @@ class category final : public std::error_category {
                 return "no audio device available";
             case errc::device_failed:
                 return "audio device failed";
-            case errc::tool_failed:
-                return "tool failed";
-            case errc::session_expired:
-                return "session expired";
         }
         return "unknown ava error";
     }

@@ -8,18 +8,15 @@ namespace ava {
 
 enum class errc {
     ok = 0,
-    bad_config = 1,        ///< a setting is out of range or malformed
-    bad_event = 2,         ///< a server event could not be decoded
-    protocol = 3,          ///< the peer broke the protocol
-    auth_failed = 4,       ///< HTTP 401/403 or invalid_api_key: fatal
-    not_found = 5,         ///< HTTP 404 (wrong model or path): fatal
-    quota = 6,             ///< insufficient_quota: fatal
-    timed_out = 7,         ///< connect, idle or tool timeout
-    closed = 8,            ///< the connection closed
-    no_device = 9,         ///< no audio device could be opened
-    device_failed = 10,    ///< an audio device errored mid-stream
-    tool_failed = 11,      ///< a tool handler threw or returned an error
-    session_expired = 12,  ///< the server's session cap was reached
+    bad_config = 1,      ///< a setting is out of range or malformed
+    protocol = 3,        ///< the peer broke the protocol
+    auth_failed = 4,     ///< HTTP 401/403 or invalid_api_key: fatal
+    not_found = 5,       ///< HTTP 404 (wrong model or path): fatal
+    quota = 6,           ///< insufficient_quota: fatal
+    timed_out = 7,       ///< connect, idle or tool timeout
+    closed = 8,          ///< the connection closed
+    no_device = 9,       ///< no audio device could be opened
+    device_failed = 10,  ///< an audio device errored mid-stream
 };
 
 const std::error_category& ava_category() noexcept;
