@@ -6,7 +6,12 @@ namespace ava::core {
 
 std::string json_string(std::string_view s) {
     std::string out;
-    out.reserve(s.size() + 2);
+    append_json_string(out, s);
+    return out;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    out.reserve(out.size() + s.size() + 2);
     out.push_back('"');
     for (char c : s) {
         switch (c) {
@@ -36,7 +41,6 @@ std::string json_string(std::string_view s) {
         }
     }
     out.push_back('"');
-    return out;
 }
 
 }  // namespace ava::core

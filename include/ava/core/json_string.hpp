@@ -2,6 +2,8 @@
 // outputs, event-log records) without a JSON library. Only the codec parses JSON.
 #pragma once
 
+#include <concepts>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -10,5 +12,55 @@ namespace ava::core {
 /// `s` as a JSON string literal, quotes included: `"`, `\` and control characters are escaped
 /// (control characters as \u00XX); UTF-8 passes through unchanged.
 std::string json_string(std::string_view s);
+/// Appends json_string(s) to `out`.
+void append_json_string(std::string& out, std::string_view s);
+
+/// A flat JSON object built field by field, for event-log records and small notes:
+///   json_object().field("item_id", id).field("tag", 3).field("local", true).str()
+/// gives {"item_id":"…","tag":3,"local":true}. Keys are written as given (callers pass
+/// literal identifiers); string values are quoted and escaped; raw() embeds JSON as is.
+class json_object {
+  public:
+    json_object() : text_("{") {}
+    json_object& field(std::string_view key, std::string_view value) {
+        append_json_string(key_(key), value);
+        return *this;
+    }
+    json_object& field(std::string_view key, const char* value) {
+        return field(key, std::string_view(value));
+    }
+    json_object& field(std::string_view key, const std::string& value) {
+        return field(key, std::string_view(value));
+    }
+    json_object& field(std::string_view key, bool value) {
+        key_(key) += value ? "true" : "false";
+        return *this;
+    }
+    template <std::integral T>
+    requires(!std::same_as<T, bool>) json_object& field(std::string_view key, T value) {
+        key_(key) += std::to_string(value);
+        return *this;
+    }
+    /// `json` must be one JSON value.
+    json_object& raw(std::string_view key, std::string_view json) {
+        key_(key) += json;
+        return *this;
+    }
+    /// The finished text (the builder is spent afterwards).
+    [[nodiscard]] std::string str() {
+        text_ += '}';
+        return std::move(text_);
+    }
+
+  private:
+    std::string& key_(std::string_view key) {
+        if (text_.size() > 1) text_ += ',';
+        text_ += '"';
+        text_ += key;
+        text_ += "\":";
+        return text_;
+    }
+    std::string text_;
+};
 
 }  // namespace ava::core
