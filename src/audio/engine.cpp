@@ -367,13 +367,25 @@ bool engine::play(std::uint32_t tag, core::pcm_view pcm) {
         data = scratch_;
     }
     if (data.empty()) return true;
+    complete_pending_ = false;  // more audio after an end_item(): the new item is not complete
+    if (backlog_.empty()) {
+        // Straight into the ring; only what does not fit waits in the backlog.
+        const std::size_t k = std::min(data.size(), playback_.writable());
+        if (k > 0 && segments_.writable() > 0) {
+            // Segment first, then its samples: the realtime thread never sees untagged samples.
+            const segment pub{playback_.total_written() + k, tag};
+            segments_.write(std::span<const segment>(&pub, 1));
+            playback_.write(data.first(k));
+            data = data.subspan(k);
+        }
+        if (data.empty()) return true;
+    }
     backlog_.insert(backlog_.end(), data.begin(), data.end());
     if (backlog_head_ < backlog_segs_.size() && backlog_segs_.back().tag == tag) {
         backlog_segs_.back().end += data.size();
     } else {
         backlog_segs_.push_back({data.size(), tag});
     }
-    complete_pending_ = false;  // more audio after an end_item(): the new item is not complete
     push_backlog();
     return true;
 }
@@ -412,22 +424,39 @@ bool engine::flush_completed(std::uint64_t generation) const noexcept {
     return flush_done_.load(std::memory_order_acquire) >= generation;
 }
 
-std::chrono::steady_clock::time_point engine::first_rendered_at(std::uint32_t tag) const noexcept {
-    const tag_slot& slot = slots_[tag % tag_slots];
-    std::int64_t ns = 0;
-    for (;;) {  // the same seqlock as heard_samples(): the slot may be mid-update
+engine::clock_snapshot engine::read_clock(const tag_slot* slot, std::uint32_t tag) const noexcept {
+    clock_snapshot c;
+    for (;;) {
         const std::uint64_t s1 = seq_.load(std::memory_order_acquire);
-        if ((s1 & 1U) != 0) {
+        if ((s1 & 1U) != 0) {  // the realtime thread is mid-period; it never blocks
             std::this_thread::yield();
             continue;
         }
-        const bool match = slot.used.load(std::memory_order_relaxed) &&
-                           slot.tag.load(std::memory_order_relaxed) == tag &&
-                           slot.rendered.load(std::memory_order_relaxed) > 0;
-        ns = match ? slot.first_ns.load(std::memory_order_relaxed) : 0;
+        if (slot != nullptr) {
+            c.match = slot->used.load(std::memory_order_relaxed) &&
+                      slot->tag.load(std::memory_order_relaxed) == tag;
+            c.rendered = slot->rendered.load(std::memory_order_relaxed);
+            c.last_end = slot->last_end.load(std::memory_order_relaxed);
+            c.first_ns = slot->first_ns.load(std::memory_order_relaxed);
+        }
+        c.global = global_rendered_.load(std::memory_order_relaxed);
+        c.played = played_at_cb_.load(std::memory_order_relaxed);
+        c.cb = cb_ns_.load(std::memory_order_relaxed);
+        c.audio_end = last_audio_end_.load(std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_acquire);
         if (seq_.load(std::memory_order_relaxed) == s1) break;
     }
+    // Extrapolate the DAC position since the last period, never past what was handed over.
+    if (c.played < c.global && c.cb != 0) {
+        const std::int64_t elapsed = std::max<std::int64_t>(0, now_ns() - c.cb);
+        c.played = std::min(c.global, c.played + elapsed / 1000 * rate_ / 1'000'000);
+    }
+    return c;
+}
+
+std::chrono::steady_clock::time_point engine::first_rendered_at(std::uint32_t tag) const noexcept {
+    const clock_snapshot c = read_clock(&slots_[tag % tag_slots], tag);
+    const std::int64_t ns = c.match && c.rendered > 0 ? c.first_ns : 0;
     return std::chrono::steady_clock::time_point(
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::nanoseconds(ns)));
@@ -448,37 +477,10 @@ std::int64_t engine::received_samples(std::uint32_t tag) const noexcept {
 }
 
 std::int64_t engine::heard_samples(std::uint32_t tag) const noexcept {
-    const tag_slot& slot = slots_[tag % tag_slots];
-    std::int64_t rendered = 0;
-    std::int64_t last_end = 0;
-    std::int64_t global = 0;
-    std::int64_t played = 0;
-    std::int64_t cb = 0;
-    bool match = false;
-    for (;;) {
-        const std::uint64_t s1 = seq_.load(std::memory_order_acquire);
-        if ((s1 & 1U) != 0) {  // the realtime thread is mid-period; it never blocks
-            std::this_thread::yield();
-            continue;
-        }
-        match = slot.used.load(std::memory_order_relaxed) &&
-                slot.tag.load(std::memory_order_relaxed) == tag;
-        rendered = slot.rendered.load(std::memory_order_relaxed);
-        last_end = slot.last_end.load(std::memory_order_relaxed);
-        global = global_rendered_.load(std::memory_order_relaxed);
-        played = played_at_cb_.load(std::memory_order_relaxed);
-        cb = cb_ns_.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (seq_.load(std::memory_order_relaxed) == s1) break;
-    }
-    if (!match) return 0;
-    // Extrapolate the DAC position since the last period, never past what was handed over.
-    if (played < global && cb != 0) {
-        const std::int64_t elapsed = std::max<std::int64_t>(0, now_ns() - cb);
-        played = std::min(global, played + elapsed / 1000 * rate_ / 1'000'000);
-    }
-    const std::int64_t in_flight = std::max<std::int64_t>(0, last_end - played);
-    const std::int64_t heard_dev = std::max<std::int64_t>(0, rendered - in_flight);
+    const clock_snapshot c = read_clock(&slots_[tag % tag_slots], tag);
+    if (!c.match) return 0;
+    const std::int64_t in_flight = std::max<std::int64_t>(0, c.last_end - c.played);
+    const std::int64_t heard_dev = std::max<std::int64_t>(0, c.rendered - in_flight);
     std::int64_t heard = rate_ == core::wire_rate ? heard_dev : heard_dev * core::wire_rate / rate_;
     return std::min(heard, received_samples(tag));
 }
@@ -491,28 +493,8 @@ bool engine::drained() const noexcept {
     if (playback_.readable() > 0 || backlog_size_.load(std::memory_order_acquire) > 0 ||
         state() == playback_state::playing)
         return false;
-    std::int64_t global = 0;
-    std::int64_t played = 0;
-    std::int64_t end = 0;
-    std::int64_t cb = 0;
-    for (;;) {
-        const std::uint64_t s1 = seq_.load(std::memory_order_acquire);
-        if ((s1 & 1U) != 0) {
-            std::this_thread::yield();
-            continue;
-        }
-        global = global_rendered_.load(std::memory_order_relaxed);
-        played = played_at_cb_.load(std::memory_order_relaxed);
-        end = last_audio_end_.load(std::memory_order_relaxed);
-        cb = cb_ns_.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (seq_.load(std::memory_order_relaxed) == s1) break;
-    }
-    if (played < global && cb != 0) {
-        const std::int64_t elapsed = std::max<std::int64_t>(0, now_ns() - cb);
-        played = std::min(global, played + elapsed / 1000 * rate_ / 1'000'000);
-    }
-    return played >= end;
+    const clock_snapshot c = read_clock(nullptr, 0);
+    return c.played >= c.audio_end;
 }
 
 engine_stats engine::stats() const noexcept {

@@ -28,6 +28,7 @@ class dsp_stage {
     /// 10 ms of microphone audio at 24 kHz, processed in place.
     virtual void capture(core::pcm_span mic) = 0;
     /// True when the last capture block held (local) speech; stages without a VAD say false.
+    /// Seam for the echo-cancellation issue's local VAD (local barge-in, send cadence).
     [[nodiscard]] virtual bool voice_active() const noexcept { return false; }
 };
 

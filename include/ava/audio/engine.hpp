@@ -133,7 +133,6 @@ class engine final : public device_callback {
     [[nodiscard]] level input_level() const noexcept;
     [[nodiscard]] level output_level() const noexcept;
     [[nodiscard]] int device_rate() const noexcept { return rate_; }
-    [[nodiscard]] dsp_stage& dsp() noexcept { return *dsp_; }
 
   private:
     struct segment {
@@ -153,6 +152,14 @@ class engine final : public device_callback {
         std::atomic<std::int64_t> first_ns{0};  // callback time of its first rendered sample
     };
     static constexpr std::size_t tag_slots = 64;
+    /// One consistent read of the play clock (the seqlock below), the DAC position extrapolated
+    /// to now. `slot` may be null (only the global fields are read).
+    struct clock_snapshot {
+        bool match = false;  // the slot holds `tag`
+        std::int64_t rendered = 0, last_end = 0, first_ns = 0;
+        std::int64_t global = 0, played = 0, cb = 0, audio_end = 0;
+    };
+    [[nodiscard]] clock_snapshot read_clock(const tag_slot* slot, std::uint32_t tag) const noexcept;
 
     // realtime-thread helpers
     void render_playback(core::pcm_span out, std::uint64_t global_before) noexcept;

@@ -14,6 +14,9 @@ struct engine_stats {
     std::uint64_t flushes = 0;          ///< flushes performed by the callback
     std::uint64_t dropped_plays = 0;    ///< play() calls dropped because their tag was flushed
     std::uint64_t flushed_samples = 0;  ///< queued device-rate samples discarded by flushes
+    /// Input overflows and output underflows the host audio API reported (PortAudio's callback
+    /// flags). Not the engine's own count: ava::session fills it in from the device.
+    std::uint64_t host_xruns = 0;
 };
 
 /// Signal level of the last 10 ms block, in dBFS (-inf dB is reported as -120).

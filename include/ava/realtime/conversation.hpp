@@ -81,12 +81,11 @@ struct token_prices {
     double audio_in = 32.00;
     double audio_cached = 0.40;
     double audio_out = 64.00;
-    double image_in = 5.00;
-    double image_cached = 0.50;
 };
 
-/// Cost of one usage record: sum over modalities of (in - cached) * P_in + cached * P_cached,
+/// Cost of one usage record: sum over text and audio of (in - cached) * P_in + cached * P_cached,
 /// plus text and audio output. Cached tokens are part of the input count, never added twice.
+/// Image input is not priced: ava-voice never sends images.
 double cost_usd(const usage& u, const token_prices& p) noexcept;
 
 struct conversation_options {
@@ -147,6 +146,19 @@ struct play {
 struct flush_playback {
     std::string item_id;
 };
+/// The item's audio is complete (no more deltas will come): a short item may start playing
+/// below the jitter threshold.
+struct end_playback {
+    std::string item_id;
+};
+/// The straight mic path: send the 20 ms frame given to on_mic_frame() as
+/// input_audio_buffer.append with this event_id, encoding it straight from `pcm` (no copy
+/// here). `pcm` views the integrator's own buffer, so carry this action out in the drain()
+/// that follows that on_mic_frame() call, before the buffer is reused.
+struct send_audio {
+    std::string event_id;
+    core::pcm_view pcm;
+};
 /// Run a tool; report on_tool_result(call_id, ...) exactly once.
 struct call_tool {
     std::string call_id;
@@ -206,9 +218,10 @@ struct usage_metrics {
 
 }  // namespace act
 
-using action = std::variant<act::send, act::play, act::flush_playback, act::call_tool,
-                            act::transcript, act::status, act::notice, act::fatal, act::reconnect,
-                            act::turn_metrics, act::usage_metrics>;
+using action =
+    std::variant<act::send, act::send_audio, act::play, act::flush_playback, act::end_playback,
+                 act::call_tool, act::transcript, act::status, act::notice, act::fatal,
+                 act::reconnect, act::turn_metrics, act::usage_metrics>;
 
 /// How a connection ended (or a connect attempt failed).
 struct disconnect_info {
@@ -247,8 +260,12 @@ class conversation {
     void on_disconnected(const disconnect_info& info, steady_time now);
     /// A decoded server event (by value: audio is moved into the play action).
     void on_server_event(server_event ev, steady_time now);
-    /// 24 kHz mono mic audio, any length; sent in frames of `frame_samples`.
+    /// 24 kHz mono mic audio, any length; sent in frames of `frame_samples` (copied).
     void on_mic_audio(core::pcm_view pcm, steady_time now);
+    /// One whole frame of `frame_samples` from the capture path: the conversation decides (mute,
+    /// push to talk, offline buffering) and, to send it, queues act::send_audio viewing `frame`
+    /// (drain before reusing the buffer). Any other length goes through on_mic_audio().
+    void on_mic_frame(core::pcm_view frame, steady_time now);
     /// Typed user text: an item plus a response.create (queued behind an active response).
     void on_user_text(std::string_view text, steady_time now);
     /// Manual barge-in (a key or the API).
@@ -271,6 +288,9 @@ class conversation {
     // ---- outputs ----
     /// Actions queued since the last drain, in the order they must be carried out.
     std::vector<action> drain();
+    /// The same into `out` (cleared first): the two buffers are swapped, so both keep their
+    /// capacity and a steady conversation drains without allocating.
+    void drain(std::vector<action>& out);
     [[nodiscard]] session_summary summary() const;
     [[nodiscard]] conv_status current_status() const noexcept { return status_; }
     [[nodiscard]] bool stopped() const noexcept { return stopped_; }
@@ -319,6 +339,8 @@ class conversation {
     std::string next_event_id();
     /// Gives the event an event_id, remembers its type for error correlation, queues it.
     std::string send(client_event ev);
+    /// A new event_id, remembered with `type` for error correlation.
+    std::string register_event(std::string_view type);
     void notice(std::string text, bool warning);
     void fatal(std::string message, std::error_code code);
     void update_status();

@@ -1,0 +1,173 @@
+// ava::session's io tick: mic frames out, playback reports in (session_impl.hpp).
+#include "session_impl.hpp"
+
+#include <algorithm>
+#include "ava/core/json_string.hpp"
+
+namespace ava {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using session_detail::mono_us;
+
+}  // namespace
+
+// The tick phase-locks onto the capture cadence: it wakes ~1 ms after the device is due to
+// complete the next 20 ms mic frame, so a frame waits ~1 ms for its append instead of up to
+// a whole tick, and the io thread wakes 50 times a second rather than 100 (wake-ups were
+// most of ava-voice's CPU: see docs/benchmarks.md). Without frames (no capture, a stalled
+// device) it falls back to the plain `tick` cadence.
+void session::impl::schedule_tick() {
+    arm_tick(clock::now() + tick_period());
+}
+
+clock::duration session::impl::tick_period() const {
+    return opts_.tick.count() > 0 ? clock::duration(opts_.tick) : clock::duration(20ms);
+}
+
+void session::impl::arm_tick(clock::time_point at) {
+    tick_at_ = at;
+    tick_timer_.expires_at(at);  // cancels a pending wait (its handler sees the abort)
+    tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || ending_) return;
+        const auto now = clock::now();
+        // A device without a clock of its own (WAV files) runs its due periods here, on
+        // this thread, and the next tick is its next period: one wake-up does both.
+        const auto device_next =
+            device_running_ ? device_->drive(now) : std::optional<clock::time_point>{};
+        driven_ = device_next.has_value();
+        on_tick(now);
+        if (!ending_) arm_tick(device_next ? std::max(*device_next, now + 100us) : next_tick(now));
+    });
+}
+
+/// Brings the next tick forward to `at` when it is later (a flush to confirm, say).
+void session::impl::hurry_tick(clock::time_point at) {
+    if (!ending_ && !driven_ && at < tick_at_) arm_tick(at);
+}
+
+clock::time_point session::impl::next_tick(clock::time_point now) {
+    constexpr auto frame = std::chrono::milliseconds(core::frame_ms);
+    clock::time_point next = now + tick_period();
+    if (frames_last_tick_ >= 8) return now + 1ms;  // a fast device is ahead: keep draining
+    if (last_captured_ != clock::time_point{}) {
+        const clock::time_point due = last_captured_ + frame + 1ms;
+        if (due > now) {
+            next = std::min(next, due);
+        } else if (late_looks_ < 2 && now - due < frame) {
+            ++late_looks_;  // the frame is late (a bursty device): look again soon, twice
+            next = std::min(next, now + 3ms);
+        }
+    }
+    // A flush the device performs within one period: confirm it promptly (truncate).
+    if (player_->flush_pending()) next = std::min(next, now + 2ms);
+    return std::max(next, now + 1ms);
+}
+
+void session::impl::on_tick(clock::time_point now) {
+    // Microphone: every complete 20 ms frame the engine has, in order.
+    audio::capture_frame f;
+    frames_last_tick_ = 0;
+    while (engine_->read(f)) {
+        ++frames_last_tick_;
+        last_captured_ = f.captured;
+        late_looks_ = 0;
+        if (embedder_audio_) continue;  // the null device's silence; send_audio feeds the mic
+        if (events_) {
+            events_->write(clock::now(), "local", "mic.frame",
+                           core::json_object()
+                               .field("captured_us", mono_us(f.captured))
+                               .field("samples", f.pcm.size())
+                               .str());
+        }
+        conv_->on_mic_frame(f.pcm, now);
+        drain();  // act::send_audio views `f`: send it before the next read() reuses it
+    }
+    engine_->service();
+    player_->poll(now, device_running_);
+    forward_playback(now);
+    if (now >= next_counter_log_) {
+        log_audio_counters();
+        next_counter_log_ = now + 1s;
+    }
+    if (now >= next_conv_tick_) {
+        conv_->on_tick(now);
+        // The event log reaches the disk at this pace too: on the tick, not on a timer of its
+        // own (a separate 4 Hz wake-up cost more than the write).
+        if (events_) events_->flush();
+        next_conv_tick_ = now + 250ms;
+    }
+    drain();
+    check_input_done(now);
+}
+
+/// The audio counters (stats.hpp) at debug level, once a second when any has changed, so a
+/// lost mic period or a gap in the reply can be matched with what the user noticed.
+void session::impl::log_audio_counters() {
+    const audio::engine_stats st = audio_stats();
+    if (st.overruns == logged_stats_.overruns && st.underruns == logged_stats_.underruns &&
+        st.host_xruns == logged_stats_.host_xruns) {
+        return;
+    }
+    log_->debug(
+        "audio: {} capture overruns ({} ms of mic audio lost), {} playback underruns, "
+        "{} host xruns",
+        st.overruns,
+        st.dropped_capture_samples * 1000 /
+            static_cast<std::uint64_t>(std::max(1, engine_->device_rate())),
+        st.underruns, st.host_xruns);
+    logged_stats_ = st;
+}
+
+/// Hands the item player's reports to the conversation (and the event log), in order.
+void session::impl::forward_playback(clock::time_point now) {
+    player_->drain(reports_);
+    for (const audio::playback_report& r : reports_) {
+        switch (r.what) {
+            case audio::playback_report::kind::started:
+                // rendered_us: when the device period that took its first sample ran (this
+                // tick may be up to a period later).
+                local("playback.first_heard", core::json_object()
+                                                  .field("item_id", r.item_id)
+                                                  .field("tag", r.tag)
+                                                  .field("rendered_us", mono_us(r.at))
+                                                  .str());
+                conv_->on_playback_started(r.item_id, now);
+                break;
+            case audio::playback_report::kind::progress:
+                conv_->on_playback_progress(r.item_id, r.heard, now);
+                break;
+            case audio::playback_report::kind::flushed:
+                local("playback.flushed", core::json_object()
+                                              .field("item_id", r.item_id)
+                                              .field("tag", r.tag)
+                                              .field("heard_samples", r.heard)
+                                              .field("done_us", mono_us(r.at))
+                                              .field("received_samples", r.received)
+                                              .str());
+                conv_->on_playback_flushed(r.item_id, r.heard, now);
+                break;
+            case audio::playback_report::kind::idle:
+                local("playback.idle", "{}");
+                conv_->on_playback_idle(now);
+                break;
+        }
+    }
+}
+
+void session::impl::check_input_done(clock::time_point now) {
+    if (!opts_.stop_when_input_done) return;
+    const bool quiet = device_->input_exhausted() && engine_->drained() && player_->settled() &&
+                       tools_pending_ == 0 && !conv_->response_in_flight();
+    if (!quiet) {
+        quiet_since_.reset();
+        return;
+    }
+    if (!quiet_since_) quiet_since_ = now;
+    if (now - *quiet_since_ >= opts_.linger) {
+        begin_end({session_result::end::input_done, {}, {}});
+    }
+}
+
+}  // namespace ava
