@@ -149,6 +149,7 @@ loaded_config load_config(const config_sources& sources) {
     env_layer env(sources, out.warnings);
     if (env.has_dotenv()) out.notes.push_back("config: read " + env.dotenv_path());
     apply_env(out, env, home);
+    pass_on_environment(out.cfg, sources.env);
 
     // Layer 3: flags.
     for (const auto& f : sources.flags) {

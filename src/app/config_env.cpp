@@ -109,6 +109,15 @@ void apply_env(loaded_config& out, const env_layer& env, const std::string& home
     }
 }
 
+void pass_on_environment(config& c, const env_lookup& env) {
+    if (!env) return;
+    c.environment.samples_dir = env("AVA_SAMPLES_DIR");
+    for (const char* v : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy",
+                          "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+        if (auto got = env(v); got && !got->empty()) c.environment.proxy_variables[v] = *got;
+    }
+}
+
 }  // namespace detail
 
 // ---- public API -------------------------------------------------------------------------------

@@ -68,13 +68,6 @@ class env_layer {
         return std::nullopt;
     }
 
-    std::string raw(const std::string& name) const {
-        if (env_) {
-            if (auto v = env_(name)) return *v;
-        }
-        return {};
-    }
-
     bool has_dotenv() const { return !dotenv_path_.empty(); }
     const std::string& dotenv_path() const { return dotenv_path_; }
 
@@ -87,6 +80,9 @@ class env_layer {
 /// Applies the mapped variables (env_mappings in config_env.cpp) and registers every key-like
 /// variable as a secret.
 void apply_env(loaded_config& out, const env_layer& env, const std::string& home);
+
+/// Fills c.environment (values that are not keys) from the real environment `env`.
+void pass_on_environment(config& c, const env_lookup& env);
 
 // ---- after all layers (config_checks.cpp) -----------------------------------------------------
 

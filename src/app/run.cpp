@@ -106,7 +106,7 @@ int run(const config& cfg) {
                              cfg.headless.output_wav.empty() && !machine_has_sound();
     std::string scenario = cfg.sim.scenario;
     if (sample_demo && scenario.empty()) {
-        if (const auto s = find_sample("demo-conversation.toml")) scenario = s->string();
+        if (const auto s = find_sample(cfg, "demo-conversation.toml")) scenario = s->string();
     }
     if (use_sim) {
         sim::options so;
@@ -150,7 +150,7 @@ int run(const config& cfg) {
                 "question.wav --output answer.wav, or see --list-devices.");
             return exit_failure;
         }
-        const auto sample = find_sample("demo-conversation.wav");
+        const auto sample = find_sample(cfg, "demo-conversation.wav");
         if (!sample) {
             con.error(
                 "no audio devices found and the bundled sample speech is missing; use "

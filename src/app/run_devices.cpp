@@ -1,7 +1,6 @@
 // The audio side of a run: the bundled sample speech, whether the machine has sound, and the
 // echo stage for a real device.
 #include <algorithm>
-#include <cstdlib>
 #include <exception>
 #include <vector>
 
@@ -13,9 +12,9 @@ namespace ava::app {
 namespace fs = std::filesystem;
 
 /// The bundled sample speech: next to the sources (a build tree), or installed.
-std::optional<fs::path> find_sample(const std::string& name) {
+std::optional<fs::path> find_sample(const config& cfg, const std::string& name) {
     std::vector<fs::path> dirs;
-    if (const char* d = std::getenv("AVA_SAMPLES_DIR")) dirs.emplace_back(d);
+    if (cfg.environment.samples_dir) dirs.emplace_back(*cfg.environment.samples_dir);
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) dirs.push_back(exe.parent_path().parent_path() / "share/ava-voice/samples");

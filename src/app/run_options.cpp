@@ -127,6 +127,13 @@ realtime::connection_options connection_options_from(const config& cfg, realtime
     c.insecure_skip_verify = cfg.network.insecure_skip_verify;
     if (!cfg.network.proxy.empty()) c.proxy = cfg.network.proxy;
     if (!cfg.network.no_proxy.empty()) c.no_proxy = cfg.network.no_proxy;
+    // Unset: the proxy variables the loader passed on (it is the one reader of the environment).
+    c.env = [vars = cfg.environment.proxy_variables](
+                std::string_view name) -> std::optional<std::string> {
+        const auto it = vars.find(std::string(name));
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
     c.connect_timeout = cfg.network.connect_timeout;
     c.ping_interval = cfg.network.ping_interval;
     return c;

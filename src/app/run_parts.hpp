@@ -17,8 +17,9 @@ namespace ava::app {
 /// The conversation's options (session.update, frames, reconnects, prices) for `cfg`.
 realtime::conversation_options conversation_from(const config& cfg);
 
-/// The bundled sample speech: next to the sources (a build tree), or installed.
-std::optional<std::filesystem::path> find_sample(const std::string& name);
+/// The bundled sample speech: in AVA_SAMPLES_DIR (as the loader passed it on), next to the
+/// sources (a build tree), or installed.
+std::optional<std::filesystem::path> find_sample(const config& cfg, const std::string& name);
 /// True when PortAudio lists at least one input and one output device.
 bool machine_has_sound();
 /// The DSP stage for the mic: an energy gate against echo on a real device unless echo is off.

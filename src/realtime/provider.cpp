@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <string>
 
 #include "ava/core/error.hpp"
@@ -217,14 +216,6 @@ bool is_loopback_host(std::string_view host_in) {
     in_addr a4{};
     if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
     return false;
-}
-
-env_lookup process_env() {
-    return [](std::string_view name) -> std::optional<std::string> {
-        const char* v = std::getenv(std::string(name).c_str());
-        if (v == nullptr || *v == '\0') return std::nullopt;
-        return std::string(v);
-    };
 }
 
 std::string url_encode(std::string_view value) {
