@@ -15,6 +15,7 @@
 
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
+#include "ava/core/text.hpp"
 #include "ava_app_generated.hpp"
 #include "config_keys.hpp"
 #include "config_layers.hpp"
@@ -65,25 +66,9 @@ namespace {
 using namespace detail;
 namespace fs = std::filesystem;
 
-std::string url_encode(std::string_view s) {
-    std::string out;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            out += c;
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned>(u));
-            out += buf;
-        }
-    }
-    return out;
-}
-
 std::string to_ws(std::string url) {
-    if (starts_with(lower(url), "https://")) url = "wss://" + url.substr(8);
-    if (starts_with(lower(url), "http://")) url = "ws://" + url.substr(7);
+    if (starts_with(core::ascii_lower(url), "https://")) url = "wss://" + url.substr(8);
+    if (starts_with(core::ascii_lower(url), "http://")) url = "ws://" + url.substr(7);
     while (!url.empty() && url.back() == '/') url.pop_back();
     return url;
 }
@@ -102,13 +87,14 @@ std::string config::realtime_url() const {
         case provider_kind::openai: {
             std::string base = to_ws(openai.base_url);
             if (base.size() < 9 || base.substr(base.size() - 9) != "/realtime") base += "/realtime";
-            return base + "?model=" + url_encode(provider.model);
+            return base + "?model=" + core::url_encode(provider.model);
         }
         case provider_kind::azure: {
             if (azure.endpoint.empty()) return {};
             const std::string& deployment =
                 azure.deployment.empty() ? provider.model : azure.deployment;
-            return to_ws(azure.endpoint) + "/openai/v1/realtime?model=" + url_encode(deployment);
+            return to_ws(azure.endpoint) +
+                   "/openai/v1/realtime?model=" + core::url_encode(deployment);
         }
         case provider_kind::sim:
             return {};

@@ -28,18 +28,19 @@ std::map<std::string, dotenv_value> read_dotenv(const fs::path& file,
     int line = 0;
     while (std::getline(ss, raw)) {
         ++line;
-        std::string l = trim(raw);
+        std::string l(core::trim(raw));
         if (l.empty() || l[0] == '#') continue;
-        if (starts_with(l, "export ")) l = trim(l.substr(7));
+        if (starts_with(l, "export ")) l = std::string(core::trim(l.substr(7)));
         const auto eq = l.find('=');
-        const std::string name = eq == std::string::npos ? std::string() : trim(l.substr(0, eq));
+        const std::string name =
+            eq == std::string::npos ? std::string() : std::string(core::trim(l.substr(0, eq)));
         if (eq == std::string::npos || name.empty() ||
             name.find_first_of(" \t\"'") != std::string::npos) {
             warnings.push_back(file.string() + ":" + std::to_string(line) +
                                ": ignoring a line that is not NAME=value");
             continue;
         }
-        std::string v = trim(l.substr(eq + 1));
+        std::string v(core::trim(l.substr(eq + 1)));
         if (v.size() >= 2 && (v[0] == '"' || v[0] == '\'')) {
             const char q = v[0];
             const auto end = v.find(q, 1);
@@ -63,7 +64,7 @@ std::map<std::string, dotenv_value> read_dotenv(const fs::path& file,
             }
             v = std::move(inner);
         } else if (const auto hash = v.find(" #"); hash != std::string::npos) {
-            v = trim(v.substr(0, hash));  // unquoted: a comment after whitespace
+            v = std::string(core::trim(v.substr(0, hash)));  // unquoted: a comment after whitespace
         }
         out[name] = {std::move(v), line};
     }

@@ -187,7 +187,7 @@ key_def list_key(std::string name, Acc acc) {
         std::stringstream ss{std::string(t)};
         std::string item;
         while (std::getline(ss, item, ',')) {
-            if (auto v = trim(item); !v.empty()) out.push_back(std::move(v));
+            if (const auto v = core::trim(item); !v.empty()) out.emplace_back(v);
         }
         acc(c) = std::move(out);
     };
@@ -239,7 +239,7 @@ void check_env_name(const std::string& v) {
     if (!ok) throw value_error("must be an environment variable name, not '" + v + "'");
 }
 void check_not_blank(const std::string& v) {
-    if (trim(v).empty()) throw value_error("must not be empty");
+    if (core::trim(v).empty()) throw value_error("must not be empty");
 }
 
 // Key fields of one [[tools.command]] entry (validated when the entry is read).

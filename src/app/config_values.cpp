@@ -15,22 +15,6 @@ namespace fs = std::filesystem;
 
 // ---- small text helpers -----------------------------------------------------------------------
 
-std::string trim(std::string_view s) {
-    const auto* ws = " \t\r\n";
-    const auto b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return {};
-    const auto e = s.find_last_not_of(ws);
-    return std::string(s.substr(b, e - b + 1));
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
-
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
@@ -127,7 +111,7 @@ bool is_url(std::string_view s) {
 void check_scheme(std::string_view v, std::initializer_list<std::string_view> schemes) {
     if (v.empty()) return;
     for (const auto s : schemes) {
-        if (starts_with(lower(v), std::string(s) + "://")) return;
+        if (starts_with(core::ascii_lower(v), std::string(s) + "://")) return;
     }
     std::string list;
     for (const auto s : schemes) list += (list.empty() ? "" : ", ") + std::string(s) + "://";
@@ -135,14 +119,14 @@ void check_scheme(std::string_view v, std::initializer_list<std::string_view> sc
 }
 
 bool text_bool(std::string_view text) {
-    const std::string t = lower(trim(text));
+    const std::string t = core::ascii_lower(core::trim(text));
     if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
     if (t == "false" || t == "0" || t == "no" || t == "off") return false;
     throw value_error("must be true or false, not '" + std::string(text) + "'");
 }
 
 std::int64_t text_int(std::string_view text) {
-    const std::string t = trim(text);
+    const std::string_view t = core::trim(text);
     std::int64_t v = 0;
     const auto res = std::from_chars(t.data(), t.data() + t.size(), v);
     if (t.empty() || res.ec != std::errc() || res.ptr != t.data() + t.size()) {
@@ -152,7 +136,7 @@ std::int64_t text_int(std::string_view text) {
 }
 
 double text_double(std::string_view text) {
-    const std::string t = trim(text);
+    const std::string_view t = core::trim(text);
     double v = 0;
     const auto res = std::from_chars(t.data(), t.data() + t.size(), v);
     if (t.empty() || res.ec != std::errc() || res.ptr != t.data() + t.size()) {

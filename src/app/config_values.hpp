@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "ava/app/config.hpp"
+#include "ava/core/text.hpp"
 
 namespace ava::app::detail {
 
@@ -24,8 +25,6 @@ class value_error : public std::runtime_error {
 
 // ---- small text helpers -----------------------------------------------------------------------
 
-std::string trim(std::string_view s);
-std::string lower(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 /// `s` as a TOML basic string literal, quotes included.
 std::string toml_quote(std::string_view s);
@@ -96,7 +95,7 @@ std::string_view name_of(const enum_name<E> (&table)[N], E v) {
 
 template <class E, std::size_t N>
 E parse_enum(const enum_name<E> (&table)[N], std::string_view text) {
-    const std::string t = lower(trim(text));
+    const std::string t = core::ascii_lower(core::trim(text));
     for (const auto& e : table) {
         if (e.name == t) return e.value;
     }

@@ -95,7 +95,4 @@ struct provider_info {
 /// The built-in providers, in display order, with whether each is configured in `env`.
 std::vector<provider_info> list_providers(const env_lookup& env = {});
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-std::string url_encode(std::string_view value);
-
 }  // namespace ava::realtime
