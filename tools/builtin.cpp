@@ -2,7 +2,6 @@
 #include "ava/tools/builtin.hpp"
 
 #include <chrono>
-#include <cstdlib>
 
 #include "ava/tools/http_client.hpp"
 #include "calendar/calendar_tool.hpp"
@@ -18,12 +17,6 @@ tool_options options(bool enabled, std::string problem) {
     return {.enabled = enabled, .unavailable_reason = std::move(problem)};
 }
 
-std::string env_or(const std::string& value, const char* name) {
-    if (!value.empty()) return value;
-    const char* v = std::getenv(name);
-    return v == nullptr ? std::string{} : std::string(v);
-}
-
 }  // namespace
 
 void register_builtin_tools(registry& reg, const tools_settings& settings) {
@@ -32,18 +25,14 @@ void register_builtin_tools(registry& reg, const tools_settings& settings) {
     reg.add(std::make_shared<calendar_tool>(settings.calendar, http),
             options(settings.calendar.enabled, calendar_tool::config_problem(settings.calendar)));
 
-    lights_settings lights = settings.lights;
-    lights.token = env_or(lights.token, "HOME_ASSISTANT_TOKEN");
-    reg.add(std::make_shared<lights_tool>(lights, http),
-            options(lights.enabled, lights_tool::config_problem(lights)));
+    reg.add(std::make_shared<lights_tool>(settings.lights, http),
+            options(settings.lights.enabled, lights_tool::config_problem(settings.lights)));
 
     reg.add(std::make_shared<weather_tool>(settings.weather, http),
             options(settings.weather.enabled, weather_tool::config_problem(settings.weather)));
 
-    email_settings email = settings.email;
-    email.password = env_or(email.password, "AVA_SMTP_PASSWORD");
-    reg.add(std::make_shared<email_tool>(email, settings.http),
-            options(email.enabled, email_tool::config_problem(email)));
+    reg.add(std::make_shared<email_tool>(settings.email, settings.http),
+            options(settings.email.enabled, email_tool::config_problem(settings.email)));
 
     for (const auto& cmd : settings.commands) {
         auto opts = options(true, command_tool::config_problem(cmd));

@@ -23,6 +23,7 @@
 #include "ava/audio/devices.hpp"
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
+#include "ava/core/text.hpp"
 
 namespace ava::audio {
 namespace {
@@ -103,12 +104,6 @@ class pa_session {
     pa_session& operator=(const pa_session&) = delete;
 };
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 const char* no_device_hint =
     "; run `ava-voice --list-devices` to see the devices, or use `--input in.wav --output "
     "out.wav` to run without a sound card";
@@ -132,10 +127,11 @@ PaDeviceIndex resolve(const std::string& spec, bool input) {
         const int idx = std::stoi(spec);
         if (idx >= 0 && idx < count && usable(idx)) return idx;
     } else {
-        const std::string want = lower(spec);
+        const std::string want = core::ascii_lower(spec);
         for (PaDeviceIndex i = 0; i < count; ++i) {
             const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
-            if (usable(i) && lower(info->name).find(want) != std::string::npos) return i;
+            if (usable(i) && core::ascii_lower(info->name).find(want) != std::string::npos)
+                return i;
         }
     }
     throw std::system_error(make_error_code(errc::bad_config),

@@ -4,11 +4,11 @@
 #include <arpa/inet.h>
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <string>
 
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
+#include "ava/core/text.hpp"
 
 namespace ava::realtime {
 namespace {
@@ -17,13 +17,6 @@ constexpr std::string_view openai_default_base = "https://api.openai.com/v1";
 constexpr std::string_view gemini_url =
     "wss://generativelanguage.googleapis.com/ws/"
     "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -91,7 +84,8 @@ std::string openai_url(const std::string& base, const std::string& model) {
     }
     path = strip_trailing_slashes(path);
     if (path == "/") path.clear();
-    u.target = path + "/realtime?model=" + url_encode(model) + (query.empty() ? "" : "&" + query);
+    u.target =
+        path + "/realtime?model=" + core::url_encode(model) + (query.empty() ? "" : "&" + query);
     return u.str();
 }
 
@@ -108,7 +102,7 @@ std::string azure_host_url(std::string_view configured) {
 std::string azure_url(const std::string& configured_endpoint, const std::string& deployment) {
     url_parts u = to_ws(parse_url(azure_host_url(configured_endpoint)));
     // The GA path is fixed; an endpoint given with a path ("…/openai/v1") means the same place.
-    u.target = "/openai/v1/realtime?model=" + url_encode(deployment);
+    u.target = "/openai/v1/realtime?model=" + core::url_encode(deployment);
     return u.str();
 }
 
@@ -142,7 +136,7 @@ url_parts parse_url(std::string_view text) {
         return fail("missing scheme (expected wss://, ws://, https:// or http://)");
     }
     url_parts u;
-    u.scheme = lower(text.substr(0, sep));
+    u.scheme = core::ascii_lower(text.substr(0, sep));
     if (u.scheme != "ws" && u.scheme != "wss" && u.scheme != "http" && u.scheme != "https") {
         return fail("unsupported scheme '" + u.scheme + "' (expected wss, ws, https or http)");
     }
@@ -193,7 +187,7 @@ url_parts parse_url(std::string_view text) {
             return fail("invalid character '" + std::string(1, c) + "' in the host");
         }
     }
-    u.host = lower(host);
+    u.host = core::ascii_lower(host);
     if (port.empty()) {
         u.port = u.tls() ? 443 : 80;
     } else {
@@ -211,7 +205,7 @@ url_parts parse_url(std::string_view text) {
 }
 
 bool is_loopback_host(std::string_view host_in) {
-    const std::string host = lower(host_in);
+    const std::string host = core::ascii_lower(host_in);
     if (host == "localhost" || host.ends_with(".localhost")) return true;
     if (host == "::1") return true;
     in_addr a4{};
@@ -219,33 +213,9 @@ bool is_loopback_host(std::string_view host_in) {
     return false;
 }
 
-env_lookup process_env() {
-    return [](std::string_view name) -> std::optional<std::string> {
-        const char* v = std::getenv(std::string(name).c_str());
-        if (v == nullptr || *v == '\0') return std::nullopt;
-        return std::string(v);
-    };
-}
-
-std::string url_encode(std::string_view value) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : value) {
-        const auto uc = static_cast<unsigned char>(c);
-        if (std::isalnum(uc) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(c);
-        } else {
-            out.push_back('%');
-            out.push_back(hex[uc >> 4]);
-            out.push_back(hex[uc & 15]);
-        }
-    }
-    return out;
-}
-
 endpoint build_endpoint(const provider_settings& s, const env_lookup& env) {
     endpoint ep;
-    ep.provider = s.endpoint_url.empty() ? lower(s.provider) : "custom";
+    ep.provider = s.endpoint_url.empty() ? core::ascii_lower(s.provider) : "custom";
     const auto require_key = [&](std::initializer_list<std::string_view> vars) {
         std::string key = s.api_key.empty() ? first_env(env, vars) : s.api_key;
         if (key.empty()) {

@@ -251,6 +251,20 @@ TEST(Config, ApiKeyComesOnlyFromTheChosenVariable) {
     }
 }
 
+TEST(Config, ProcessValuesThatAreNotKeysArePassedOn) {
+    config_sources src;
+    src.env = env_of({{"AVA_SAMPLES_DIR", "/opt/samples"},
+                      {"http_proxy", "http://p:1"},
+                      {"ALL_PROXY", "http://all:2"},
+                      {"NO_PROXY", ""}});
+    const auto l = load_config(src);
+    EXPECT_EQ(l.cfg.environment.samples_dir, "/opt/samples");
+    const std::map<std::string, std::string> proxies = {{"http_proxy", "http://p:1"},
+                                                        {"ALL_PROXY", "http://all:2"}};
+    EXPECT_EQ(l.cfg.environment.proxy_variables, proxies);  // empty values count as unset
+    EXPECT_FALSE(load_config({}).cfg.environment.samples_dir);
+}
+
 TEST(Config, SecretsAreRedactedInPrintedConfig) {
     config_sources src;
     src.env = env_of({{"OPENAI_API_KEY", "printed-key-0123456789"},

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ava/core/text.hpp"
+
 namespace ava::tools {
 namespace {
 
@@ -131,8 +133,7 @@ void on_instance(icalcomponent* /*comp*/, icaltime_span* span, void* data) {
 icaltimetype parse_day(const std::string& text, std::time_t now, icaltimezone* tz) {
     icaltimetype today = icaltime_from_timet_with_zone(now, 1, tz);
     today.is_date = 1;
-    std::string lower = text;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = core::ascii_lower(text);
     if (lower.empty() || lower == "today") return today;
     if (lower == "tomorrow" || lower == "yesterday") {
         icaltime_adjust(&today, lower == "tomorrow" ? 1 : -1, 0, 0, 0);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ava/core/log.hpp"
+#include "ava/core/text.hpp"
 #include "ava/tools/http_client.hpp"
 #include "core/curl_util.hpp"
 #include "core/text_match.hpp"
@@ -16,17 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 constexpr std::time_t k_draft_lifetime = 600;
-
-std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
 
 bool ascii_only(std::string_view s) {
     return std::all_of(s.begin(), s.end(),
@@ -153,7 +143,7 @@ std::string rfc5322_date(std::time_t now) {
 }
 
 std::string domain_of(const std::string& address) {
-    return lower(address.substr(address.rfind('@') + 1));
+    return core::ascii_lower(address.substr(address.rfind('@') + 1));
 }
 
 bool is_loopback_url(const std::string& url) {
@@ -180,13 +170,13 @@ std::size_t read_upload(char* buf, std::size_t size, std::size_t n, void* user) 
 
 mailbox parse_mailbox(std::string_view text) {
     mailbox m;
-    std::string addr = trim(text);
+    std::string addr(core::trim(text));
     if (auto lt = addr.rfind('<'); lt != std::string::npos && addr.back() == '>') {
-        m.name = trim(std::string_view(addr).substr(0, lt));
+        m.name = core::trim(std::string_view(addr).substr(0, lt));
         if (m.name.size() >= 2 && m.name.front() == '"' && m.name.back() == '"') {
             m.name = m.name.substr(1, m.name.size() - 2);
         }
-        addr = trim(std::string_view(addr).substr(lt + 1, addr.size() - lt - 2));
+        addr = std::string(core::trim(std::string_view(addr).substr(lt + 1, addr.size() - lt - 2)));
     }
     const auto at = addr.find('@');
     const bool ok = at != std::string::npos && at > 0 && at + 1 < addr.size() &&
@@ -228,7 +218,7 @@ email_tool::email_tool(email_settings settings, http_settings tls, std::function
     : settings_(std::move(settings)), tls_(std::move(tls)), now_(std::move(now)) {
     if (!now_) now_ = [] { return std::time(nullptr); };
     ava::log::add_secret(settings_.password);
-    for (auto& d : settings_.allowed_domains) d = lower(trim(d));
+    for (auto& d : settings_.allowed_domains) d = core::ascii_lower(core::trim(d));
     spec_.name = "send_email";
     spec_.description =
         settings_.confirm

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ava/core/text.hpp"
 #include "core/http_json.hpp"
 
 namespace ava::tools {
@@ -135,7 +136,7 @@ std::string weather_tool::call(std::string_view args_json, std::stop_token stop)
         while (!qualifier.empty() && qualifier.front() == ' ') qualifier.erase(0, 1);
     }
     const auto geo_resp = http_->request(
-        {.url = with_query(settings_.geocoding_url, "name=" + url_encode(name) + "&count=" +
+        {.url = with_query(settings_.geocoding_url, "name=" + core::url_encode(name) + "&count=" +
                                                         (qualifier.empty() ? "1" : "10") +
                                                         "&language=en&format=json"),
          .service_name = k_service_geo},
@@ -148,14 +149,10 @@ std::string weather_tool::call(std::string_view args_json, std::stop_token stop)
     json hit = geo["results"][0];
     if (!qualifier.empty()) {
         for (const auto& r : geo["results"]) {
-            auto lower = [](std::string s) {
-                for (char& c : s)
-                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                return s;
-            };
-            const std::string q = lower(qualifier);
-            if (lower(r.value("country", "")) == q || lower(r.value("admin1", "")) == q ||
-                lower(r.value("country_code", "")) == q) {
+            const std::string q = core::ascii_lower(qualifier);
+            if (core::ascii_lower(r.value("country", "")) == q ||
+                core::ascii_lower(r.value("admin1", "")) == q ||
+                core::ascii_lower(r.value("country_code", "")) == q) {
                 hit = r;
                 break;
             }

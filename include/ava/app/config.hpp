@@ -144,6 +144,18 @@ struct network_config {
     std::chrono::milliseconds ping_interval{15000};  ///< WebSocket pings; 0: none
 };
 
+/// What the loader passes on from the real environment that is not a config key (not printed,
+/// not read from .env): the app and the connection get these values instead of reading the
+/// environment themselves.
+struct environment_values {
+    /// AVA_SAMPLES_DIR, when set: the first place to look for the bundled sample speech.
+    std::optional<std::string> samples_dir;
+    /// The proxy variables the connection falls back on when network.proxy / network.no_proxy
+    /// are unset (https_proxy, HTTPS_PROXY, http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY,
+    /// no_proxy, NO_PROXY): name -> value, only those set and not empty.
+    std::map<std::string, std::string> proxy_variables;
+};
+
 /// Every setting of ava-voice. Plain data; copy freely.
 struct config {
     provider_config provider;
@@ -161,6 +173,8 @@ struct config {
     reconnect_policy reconnect;
     network_config network;
     tools::tools_settings tools;
+    /// Filled by the loader from the real environment; not config keys.
+    environment_values environment;
 
     /// The WebSocket URL to connect to: provider.endpoint when set, else derived from the
     /// provider (OpenAI: base_url as ws(s) + /realtime?model=; Azure: the resource endpoint +
@@ -181,7 +195,9 @@ struct setting {
 /// Looks up an environment variable; nullopt when unset.
 using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
 
-/// The process environment (std::getenv).
+/// The process environment (std::getenv). The one reader of the environment: everything else gets
+/// its values from the loaded config (process-level exceptions: AVA_LAZY_LIBS_DISABLE in
+/// core/lazy_library.cpp, TZ in the calendar tool, the terminal checks in app/terminal.cpp).
 env_lookup process_env();
 
 /// Where the layers come from. main() fills it from the process; tests fill it by hand.

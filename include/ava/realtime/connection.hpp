@@ -77,15 +77,17 @@ struct connection_options {
     std::chrono::milliseconds idle_timeout{75'000};
     std::size_t max_message_bytes = 32u << 20;  ///< larger server messages close with 1009
 
-    /// Proxy URL ("http://[user:pass@]host:port"). nullopt: from the environment
+    /// Proxy URL ("http://[user:pass@]host:port"). nullopt: from `env`
     /// (https_proxy/HTTPS_PROXY for wss, http_proxy/HTTP_PROXY for ws, then all_proxy/ALL_PROXY);
     /// "" = never use a proxy.
     std::optional<std::string> proxy;
     /// Comma-separated hosts that bypass the proxy ("*", "example.com" also matches its
     /// subdomains, ".example.com", "*.example.com", "10.0.0.0/8", "host:port").
-    /// nullopt: from no_proxy/NO_PROXY.
+    /// nullopt: from no_proxy/NO_PROXY in `env`.
     std::optional<std::string> no_proxy;
-    env_lookup env = process_env();  ///< where proxy variables are read (tests replace it)
+    /// Where the proxy variables above are looked up; empty: nowhere (ava-voice passes what its
+    /// config loader read from the environment).
+    env_lookup env;
 
     std::string user_agent = "ava-voice/0.1";
 };

@@ -41,12 +41,10 @@ url_parts parse_url(std::string_view text);
 /// True for "localhost", "*.localhost", 127.0.0.0/8 and ::1 (where plain ws:// is acceptable).
 bool is_loopback_host(std::string_view host);
 
-/// Looks up an environment variable; tests pass their own map instead of the process
-/// environment.
+/// Looks up an environment variable in values the caller passes in (the app's config loader is
+/// the one reader of the process environment; tests pass their own map). An empty function
+/// means no environment at all; an empty value counts as unset.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
-
-/// The process environment (std::getenv; an empty value counts as unset).
-env_lookup process_env();
 
 /// Which wire dialect an endpoint speaks.
 enum class wire_protocol {
@@ -64,7 +62,8 @@ struct endpoint {
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
-/// What the config / CLI says about the provider. Empty fields fall back to the environment.
+/// What the config / CLI says about the provider. Empty fields fall back to the `env` given to
+/// build_endpoint.
 struct provider_settings {
     std::string provider = "openai";  ///< openai | azure | gemini | custom
     std::string model = "gpt-realtime";
@@ -82,7 +81,7 @@ struct provider_settings {
 /// Builds the endpoint for `settings`. Registers the key with ava::log::add_secret.
 /// Throws ava::config_error for an unknown provider, a bad URL or a missing key (the message
 /// names the variable to set). A custom endpoint may have no key (e.g. a local simulator).
-endpoint build_endpoint(const provider_settings& settings, const env_lookup& env = process_env());
+endpoint build_endpoint(const provider_settings& settings, const env_lookup& env = {});
 
 /// One built-in provider, for `--list-providers`. Never contains a key.
 struct provider_info {
@@ -94,9 +93,6 @@ struct provider_info {
 };
 
 /// The built-in providers, in display order, with whether each is configured in `env`.
-std::vector<provider_info> list_providers(const env_lookup& env = process_env());
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-std::string url_encode(std::string_view value);
+std::vector<provider_info> list_providers(const env_lookup& env = {});
 
 }  // namespace ava::realtime

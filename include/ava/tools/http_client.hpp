@@ -51,9 +51,6 @@ class http_client {
     http_settings settings_;
 };
 
-/// Percent-encodes `text` for a URL query value (RFC 3986 unreserved characters stay).
-std::string url_encode(std::string_view text);
-
 /// "scheme://host:port" of `url`, for messages that must not leak paths or queries.
 std::string url_origin(std::string_view url);
 

@@ -1,5 +1,6 @@
 // Settings of the built-in tools, as plain data. The app's config loader fills these from the
-// `[tools.*]` tables of the TOML file (and the environment); tools never parse config.
+// `[tools.*]` tables of the TOML file (and the environment); tools never parse config or read
+// the environment.
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,7 @@ struct calendar_settings {
 struct lights_settings {
     bool enabled = false;
     std::string base_url;  ///< Home Assistant, e.g. http://homeassistant.local:8123
-    std::string token;     ///< long-lived access token (secret); or HOME_ASSISTANT_TOKEN
+    std::string token;  ///< long-lived access token (secret); the loader maps HOME_ASSISTANT_TOKEN
 };
 
 struct weather_settings {
@@ -41,7 +42,7 @@ struct email_settings {
     bool enabled = false;
     std::string smtp_url;  ///< smtp://host:587 (STARTTLS) or smtps://host:465 (implicit TLS)
     std::string username;
-    std::string password;     ///< secret; or AVA_SMTP_PASSWORD
+    std::string password;     ///< secret; the loader maps AVA_SMTP_PASSWORD
     std::string from;         ///< "Name <addr@example.com>"
     bool require_tls = true;  ///< refuse to send without TLS (only loopback may turn it off)
     bool confirm = true;      ///< read back recipient and subject; send only when confirmed

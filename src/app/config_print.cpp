@@ -1,0 +1,85 @@
+// Printing the effective config as TOML (--print-config), secrets redacted, origins as comments.
+#include <sstream>
+
+#include "ava/app/config.hpp"
+#include "config_keys.hpp"
+#include "config_values.hpp"
+
+namespace ava::app {
+
+using namespace detail;
+
+std::string to_toml(const loaded_config& loaded, bool with_origins) {
+    config c = loaded.cfg;  // the accessors take a mutable config
+    std::ostringstream os;
+    const auto origin = [&](const std::string& key) {
+        const auto it = loaded.origins.find(key);
+        return it == loaded.origins.end() ? std::string("default") : it->second;
+    };
+    const auto emit = [&](const std::string& line, const std::string& key) {
+        os << line;
+        if (with_origins) os << "  # " << origin(key);
+        os << '\n';
+    };
+
+    os << "# ava-voice effective configuration. Secrets are shown as [redacted].\n";
+    const std::string url = c.realtime_url();
+    os << "# realtime URL: " << (url.empty() ? "(in-process simulator)" : url) << '\n';
+    os << "# API key (" << c.api_key_variable()
+       << "): " << (c.provider.api_key.empty() ? "(not set)" : "[redacted]");
+    if (with_origins && !c.provider.api_key.empty()) {
+        os << "  # " << origin("provider.api_key");
+    }
+    os << '\n';
+
+    std::string section = "\x01";
+    for (const auto& k : keys()) {
+        if (k.info.repeated) continue;
+        if (k.info.map) {
+            os << "\n[" << k.info.name << "]";
+            if (with_origins) os << "  # " << origin(k.info.name);
+            os << '\n';
+            for (const auto& [name, addr] : c.tools.email.address_book) {
+                os << toml_key(name) << " = " << toml_quote(addr) << '\n';
+            }
+            section = k.info.name;
+            continue;
+        }
+        const std::string sec = section_of(k.info.name);
+        if (sec != section) {
+            os << "\n[" << sec << "]\n";
+            section = sec;
+        }
+        std::string value = k.print(c);
+        if (k.info.secret && value != "\"\"") value = "\"[redacted]\"";
+        if (k.info.secret && value == "\"\"" && with_origins) {
+            os << leaf_of(k.info.name) << " = \"\"  # (not set) " << origin(k.info.name) << '\n';
+            continue;
+        }
+        emit(leaf_of(k.info.name) + " = " + value, k.info.name);
+    }
+
+    if (c.tools.commands.empty()) {
+        os << "\n# [[tools.command]]: none";
+        if (with_origins) os << "  # " << origin("tools.command");
+        os << '\n';
+    }
+    for (const auto& cmd : c.tools.commands) {
+        os << "\n[[tools.command]]";
+        if (with_origins) os << "  # " << origin("tools.command");
+        os << '\n';
+        os << "name = " << toml_quote(cmd.name) << '\n';
+        os << "description = " << toml_quote(cmd.description) << '\n';
+        os << "parameters = " << toml_quote(cmd.parameters_json) << '\n';
+        os << "argv = [";
+        for (std::size_t i = 0; i < cmd.argv.size(); ++i) {
+            os << (i ? ", " : "") << toml_quote(cmd.argv[i]);
+        }
+        os << "]\n";
+        os << "timeout_ms = " << cmd.timeout.count() << '\n';
+        os << "max_output_bytes = " << cmd.max_output_bytes << '\n';
+    }
+    return os.str();
+}
+
+}  // namespace ava::app

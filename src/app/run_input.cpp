@@ -1,0 +1,20 @@
+// Typed lines on stdin (when stdin is not a terminal). See run_input.hpp.
+#include "run_input.hpp"
+
+#include <iostream>
+
+namespace ava::app {
+
+void start_stdin_reader(const std::shared_ptr<line_channel>& channel) {
+    std::thread([channel] {
+        std::string text;
+        while (std::getline(std::cin, text)) {
+            if (text.empty()) continue;
+            const std::lock_guard lock(channel->mutex);
+            if (channel->target == nullptr) return;
+            channel->target->send_text(text);
+        }
+    }).detach();
+}
+
+}  // namespace ava::app
