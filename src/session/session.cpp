@@ -27,12 +27,15 @@
 #include <utility>
 #include <vector>
 
+#include "ava/audio/engine.hpp"
 #include "ava/audio/wav_device.hpp"
 #include "ava/core/error.hpp"
 #include "ava/core/json_string.hpp"
 #include "ava/core/log.hpp"
 #include "ava/net/asio.hpp"
 #include "ava/realtime/codec.hpp"
+#include "ava/realtime/connection.hpp"
+#include "ava/realtime/conversation.hpp"
 #include "ava/tools/runner.hpp"
 
 namespace ava {
