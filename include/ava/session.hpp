@@ -4,7 +4,9 @@
 // codec, the sans-IO conversation (realtime::conversation, which holds every protocol rule), the
 // audio engine with its device (or the embedder's own audio), and the tool runner (handlers run
 // on worker threads; results are posted back). Embedders register callbacks and call
-// send_audio / send_text / interrupt; nothing here exposes Asio, Beast, JSON or PortAudio.
+// send_audio / send_text / interrupt; nothing here exposes Asio, Beast, JSON or PortAudio, and
+// only the value types of those pieces are included (their options, status and metrics headers),
+// never their classes: an embedder compiles against this file and the pimpl, not their members.
 //
 // Threads: every public method may be called from any thread (they post to the io thread),
 // except add_tool()/tools(), which are for set-up before start(). Callbacks run on the io thread:
@@ -21,10 +23,11 @@
 #include <system_error>
 
 #include "ava/audio/device.hpp"
-#include "ava/audio/engine.hpp"
+#include "ava/audio/engine_config.hpp"
+#include "ava/audio/stats.hpp"
 #include "ava/core/pcm.hpp"
-#include "ava/realtime/connection.hpp"
-#include "ava/realtime/conversation.hpp"
+#include "ava/realtime/connection_options.hpp"
+#include "ava/realtime/conversation_types.hpp"
 #include "ava/tools/registry.hpp"
 #include "ava/tools/tool.hpp"
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "ava/realtime/conversation.hpp"
+#include "ava/realtime/conversation_types.hpp"
 #include "ava/session.hpp"
 
 namespace ava::app {
