@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -30,6 +31,7 @@
 #include <sndfile.h>
 #include <nlohmann/json.hpp>
 
+#include "ava/core/base64.hpp"
 #include "ava/core/log.hpp"
 #include "ava/net/asio.hpp"
 #include "scenario.hpp"
@@ -657,7 +659,7 @@ class session : public std::enable_shared_from_this<session> {
                        eid);
             return;
         }
-        auto bytes = detail::base64_decode(b64);
+        auto bytes = core::base64_decode(b64);
         if (!bytes) {
             send_error(
                 {"invalid_value", "Invalid 'audio'. Expected base64-encoded audio data.", "audio"},
@@ -928,7 +930,7 @@ class session : public std::enable_shared_from_this<session> {
                         return api_error{"missing_required_parameter",
                                          "Missing required parameter: '" + p + ".audio'.",
                                          p + ".audio"};
-                    auto bytes = detail::base64_decode(part["audio"].get<std::string>());
+                    auto bytes = core::base64_decode(part["audio"].get<std::string>());
                     if (!bytes)
                         return api_error{
                             "invalid_value",
@@ -1065,8 +1067,7 @@ class session : public std::enable_shared_from_this<session> {
         const conv_item& ci = *conv_[static_cast<std::size_t>(at)];
         json item = ci.item;
         if (!ci.audio.empty() && item.contains("content") && !item["content"].empty()) {
-            item["content"][0]["audio"] =
-                detail::base64_encode(ci.audio.data(), ci.audio.size() * sizeof(std::int16_t));
+            item["content"][0]["audio"] = core::base64_encode(std::as_bytes(std::span(ci.audio)));
         }
         send({{"type", "conversation.item.retrieved"}, {"item", item}});
     }
@@ -1394,9 +1395,9 @@ class session : public std::enable_shared_from_this<session> {
                 std::string b64;
                 if (g711) {
                     auto enc = detail::pcm24k_to_g711(p, n, r.format == "audio/pcmu");
-                    b64 = detail::base64_encode(enc.data(), enc.size());
+                    b64 = core::base64_encode(std::as_bytes(std::span(enc)));
                 } else {
-                    b64 = detail::base64_encode(p, n * sizeof(std::int16_t));
+                    b64 = core::base64_encode(std::as_bytes(std::span(p, n)));
                 }
                 ci->audio.insert(ci->audio.end(), p, p + n);
                 ci->transcript = said;
