@@ -245,12 +245,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
 
     bool detached() const { return detached_.load(std::memory_order_acquire); }
 
-    template <typename F>
-    void with_ws(F&& f) {
-        if (tls_) f(*tls_);
-        if (plain_) f(*plain_);
-    }
-
     beast::tcp_stream& lowest() {
         return tls_ ? beast::get_lowest_layer(*tls_) : beast::get_lowest_layer(*plain_);
     }
