@@ -1,78 +1,9 @@
 #include "wire_audio.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 namespace ava::sim::detail {
-
-namespace {
-constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<int, 256> make_b64_table() {
-    std::array<int, 256> t{};
-    for (int& v : t) v = -1;
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(b64_alphabet[i])] = i;
-    return t;
-}
-constexpr auto b64_table = make_b64_table();
-}  // namespace
-
-std::string base64_encode(const void* data, std::size_t size) {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::string out;
-    out.reserve((size + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= size; i += 3) {
-        const std::uint32_t v =
-            (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8) | p[i + 2];
-        out += b64_alphabet[(v >> 18) & 63];
-        out += b64_alphabet[(v >> 12) & 63];
-        out += b64_alphabet[(v >> 6) & 63];
-        out += b64_alphabet[v & 63];
-    }
-    if (size - i == 1) {
-        const std::uint32_t v = std::uint32_t{p[i]} << 16;
-        out += b64_alphabet[(v >> 18) & 63];
-        out += b64_alphabet[(v >> 12) & 63];
-        out += "==";
-    } else if (size - i == 2) {
-        const std::uint32_t v = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8);
-        out += b64_alphabet[(v >> 18) & 63];
-        out += b64_alphabet[(v >> 12) & 63];
-        out += b64_alphabet[(v >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
-
-std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    std::vector<std::uint8_t> out;
-    out.reserve(text.size() / 4 * 3);
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; ++k) {
-            const char c = text[i + static_cast<std::size_t>(k)];
-            if (c == '=') {
-                // Padding only in the last quantum, only at its end.
-                if (i + 4 != text.size() || k < 2) return std::nullopt;
-                v[k] = 0;
-                ++pad;
-            } else {
-                if (pad > 0) return std::nullopt;
-                v[k] = b64_table[static_cast<unsigned char>(c)];
-                if (v[k] < 0) return std::nullopt;
-            }
-        }
-        const auto w = static_cast<std::uint32_t>((v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3]);
-        out.push_back(static_cast<std::uint8_t>(w >> 16));
-        if (pad < 2) out.push_back(static_cast<std::uint8_t>((w >> 8) & 0xff));
-        if (pad < 1) out.push_back(static_cast<std::uint8_t>(w & 0xff));
-    }
-    return out;
-}
 
 namespace {
 // ITU-T G.711 reference conversions.

@@ -1,18 +1,12 @@
-// Wire audio helpers of the simulator (private): strict base64, G.711 and the energy VAD.
+// Wire audio helpers of the simulator (private): G.711 and the energy VAD. (Base64 is
+// core::base64.)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
 #include <vector>
 
 namespace ava::sim::detail {
-
-/// Standard base64 with padding.
-std::string base64_encode(const void* data, std::size_t size);
-/// Strict decode: nullopt on any character outside the alphabet or a bad length/padding.
-std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
 
 /// G.711 (8 kHz) <-> PCM16 at 24 kHz, for sessions with audio/pcmu or audio/pcma.
 std::vector<std::int16_t> g711_to_pcm24k(const std::vector<std::uint8_t>& bytes, bool ulaw);

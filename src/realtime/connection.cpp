@@ -6,7 +6,6 @@
 #include "ava/realtime/connection.hpp"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -18,8 +17,10 @@
 #include <map>
 #include <mutex>
 
+#include "ava/core/base64.hpp"
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
+#include "ava/core/text.hpp"
 #include "ava/net/asio.hpp"
 
 namespace ava::realtime {
@@ -30,33 +31,11 @@ using clock_type = std::chrono::steady_clock;
 using ws_tls = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 using ws_plain = websocket::stream<beast::tcp_stream>;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
 bool is_ip_literal(const std::string& host) {
     in_addr a4{};
     in6_addr a6{};
     return inet_pton(AF_INET, host.c_str(), &a4) == 1 ||
            inet_pton(AF_INET6, host.c_str(), &a6) == 1;
-}
-
-std::string base64(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(in.data()),
-                                  static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
 }
 
 // "10.0.0.0/8" matches an IPv4 host inside it.
@@ -83,7 +62,7 @@ std::string body_excerpt(std::string_view body) {
     for (char& c : s) {
         if (c == '\n' || c == '\r' || c == '\t') c = ' ';
     }
-    return log::redact(trim(s));
+    return log::redact(core::trim(s));
 }
 
 }  // namespace
@@ -117,10 +96,10 @@ close_class classify_http_status(int status) noexcept {
 }
 
 bool no_proxy_matches(std::string_view list, std::string_view host_in, std::uint16_t port) {
-    const std::string host = lower(host_in);
+    const std::string host = core::ascii_lower(host_in);
     while (!list.empty()) {
         const auto comma = list.find_first_of(", ");
-        std::string entry = lower(trim(list.substr(0, comma)));
+        std::string entry = core::ascii_lower(core::trim(list.substr(0, comma)));
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
         if (entry.empty()) continue;
         if (entry == "*") return true;
@@ -167,7 +146,7 @@ std::optional<url_parts> select_proxy(const url_parts& target, const connection_
     } else {
         proxy = env({"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"});
     }
-    proxy = std::string(trim(proxy));
+    proxy = std::string(core::trim(proxy));
     if (proxy.empty()) return std::nullopt;
     const std::string no_proxy = opts.no_proxy ? *opts.no_proxy : env({"no_proxy", "NO_PROXY"});
     if (no_proxy_matches(no_proxy, target.host, target.port)) return std::nullopt;
@@ -265,12 +244,6 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     }
 
     bool detached() const { return detached_.load(std::memory_order_acquire); }
-
-    template <typename F>
-    void with_ws(F&& f) {
-        if (tls_) f(*tls_);
-        if (plain_) f(*plain_);
-    }
 
     beast::tcp_stream& lowest() {
         return tls_ ? beast::get_lowest_layer(*tls_) : beast::get_lowest_layer(*plain_);
@@ -515,7 +488,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
         req.set(http::field::host, url.host_port());
         req.set(http::field::user_agent, opts_.user_agent);
         if (!proxy.user.empty()) {
-            const std::string token = base64(proxy.user + ":" + proxy.password);
+            const std::string token = core::base64_encode(proxy.user + ":" + proxy.password);
             log::add_secret(token);
             req.set(http::field::proxy_authorization, "Basic " + token);
         }

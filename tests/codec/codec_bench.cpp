@@ -7,7 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "ava/realtime/codec.hpp"
+#include "ava/realtime/codec_peer.hpp"
 
 namespace {
 

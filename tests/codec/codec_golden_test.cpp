@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ava/realtime/codec.hpp"
+#include "ava/realtime/codec_peer.hpp"
 #include "test_util.hpp"
 
 namespace ava::realtime {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ava/core/pcm.hpp"
-#include "ava/realtime/codec.hpp"
+#include "ava/realtime/codec_peer.hpp"
 
 namespace ava::realtime {
 // Failure messages show events as their wire JSON (found by ADL from the variants).

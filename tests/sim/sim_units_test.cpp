@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ava/core/base64.hpp"
 #include "ava/sim/server.hpp"
 #include "scenario.hpp"
 #include "session_schema.hpp"
@@ -98,17 +99,18 @@ TEST(sim_vad, threshold_mapping_and_timing) {
     EXPECT_EQ(stopped_at, 89);  // 200 ms of silence after 700 ms
 }
 
+// The simulator's base64 is core::base64 (strict decoding, as the simulator needs).
 TEST(sim_base64, roundtrip_and_strictness) {
     const std::string text = "hello, wire";
     for (std::size_t n = 0; n <= text.size(); ++n) {
-        const std::string enc = base64_encode(text.data(), n);
-        auto dec = base64_decode(enc);
+        const std::string enc = core::base64_encode(std::string_view(text.data(), n));
+        auto dec = core::base64_decode(enc);
         ASSERT_TRUE(dec.has_value());
         EXPECT_EQ(std::string(dec->begin(), dec->end()), text.substr(0, n));
     }
-    EXPECT_FALSE(base64_decode("abc").has_value());
-    EXPECT_FALSE(base64_decode("ab!d").has_value());
-    EXPECT_FALSE(base64_decode("a=bc").has_value());
+    EXPECT_FALSE(core::base64_decode("abc").has_value());
+    EXPECT_FALSE(core::base64_decode("ab!d").has_value());
+    EXPECT_FALSE(core::base64_decode("a=bc").has_value());
 }
 
 TEST(sim_g711, roundtrip_keeps_the_signal) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ava/core/base64.hpp"
 #include "ava/core/log.hpp"
 #include "ava/core/text.hpp"
 #include "ava/tools/http_client.hpp"
@@ -32,32 +33,6 @@ std::string one_line(std::string_view s) {
     return out;
 }
 
-std::string base64(std::string_view in) {
-    static constexpr char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                           (static_cast<unsigned char>(in[i + 1]) << 8) |
-                           static_cast<unsigned char>(in[i + 2]);
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-        out += tbl[(v >> 6) & 63];
-        out += tbl[v & 63];
-    }
-    if (i < in.size()) {
-        unsigned v = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16U;
-        if (i + 1 < in.size())
-            v |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8U;
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-        out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
 // RFC 2047 encoded words, split on UTF-8 character boundaries so each stays under 75 chars.
 std::string encoded_words(std::string_view text) {
     std::string out;
@@ -66,7 +41,7 @@ std::string encoded_words(std::string_view text) {
         std::size_t end = std::min(text.size(), pos + 42);
         while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
         if (!out.empty()) out += "\r\n ";
-        out += "=?UTF-8?B?" + base64(text.substr(pos, end - pos)) + "?=";
+        out += "=?UTF-8?B?" + core::base64_encode(text.substr(pos, end - pos)) + "?=";
         pos = end;
     }
     return out;

@@ -1,8 +1,11 @@
 // The Realtime codec: typed events (events.hpp) <-> GA wire JSON text, and base64 PCM.
 //
-// This header and codec.cpp are the only places that know the wire shapes; no JSON type leaks
-// out (nlohmann/json is a private dependency of ava_codec). Every function here is pure and
-// reentrant: any thread may call any of them concurrently (no shared mutable state).
+// This header declares the client's direction (what ava-voice sends and receives); the server's
+// direction (encode a server event, decode a client event) is codec_peer.hpp, a separate library
+// for the tests and the bench. The codec's sources (src/realtime/codec*.cpp) are the only
+// places that know the wire shapes; no JSON type leaks out (nlohmann/json is a private
+// dependency of ava_codec). Every function here is pure and reentrant: any thread may call any
+// of them concurrently (no shared mutable state).
 //
 // Decoding never throws and never aborts on bad input: malformed JSON, a missing required field
 // or a field of the wrong type gives the `decode_error` alternative, naming the event type (when
@@ -50,17 +53,10 @@ inline constexpr std::size_t max_json_depth = 128;
 /// `{"type":...}`; `decode_error` as a `{"type":"decode_error",...}` note (not a wire event).
 std::string encode(const client_event& ev);
 
-/// Compact wire JSON of a server event (the simulator sends these; tests and tools use it).
-/// Same guarantees as encode(const client_event&).
-std::string encode(const server_event& ev);
-
 /// The hot path of the microphone: `input_audio_buffer.append` built directly around the base64
 /// text (one allocation), without first copying the samples into an event struct. Equal to
 /// encode(client::input_audio_buffer_append{event_id, {audio...}}).
 std::string encode_append(core::pcm_view audio, std::string_view event_id = {});
-
-/// Parses one client event (the simulator's side). Never throws.
-client_event decode_client(std::string_view json) noexcept;
 
 /// Parses one server event (the client's side). Never throws. Also accepts the beta names
 /// conversation.item.created, response.audio.delta/.done, response.audio_transcript.delta/.done
