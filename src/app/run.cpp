@@ -289,7 +289,7 @@ int run(const config& cfg) {
         if (uo.ansi) log_to_stderr(true);
     }
     if (result.how == session_result::end::fatal) con.error(result.message);
-    con.line(summary_text(sess->summary()));
+    con.line(summary_text(sess->summary(), sess->audio_stats()));
     if (simulator) simulator->stop();
     return exit_code_for(result);
 }

@@ -26,6 +26,6 @@ bool machine_has_sound();
 std::unique_ptr<audio::dsp_stage> echo_stage(const config& cfg, bool real_device, ui_renderer& con);
 
 /// The end-of-session summary as lines of text.
-std::string summary_text(const realtime::session_summary& s);
+std::string summary_text(const realtime::session_summary& s, const audio::engine_stats& a);
 
 }  // namespace ava::app

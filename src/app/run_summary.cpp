@@ -14,7 +14,7 @@ std::string format_ms(std::optional<std::chrono::milliseconds> v) {
 
 }  // namespace
 
-std::string summary_text(const realtime::session_summary& s) {
+std::string summary_text(const realtime::session_summary& s, const audio::engine_stats& a) {
     std::ostringstream o;
     o << "-- session summary --\n"
       << "turns: " << s.user_turns << " user, " << s.responses << " responses, " << s.interruptions
@@ -32,6 +32,10 @@ std::string summary_text(const realtime::session_summary& s) {
         o << "microphone audio dropped while offline: "
           << core::samples_to_ms(s.mic_samples_dropped) << " ms\n";
     }
+    // The audio counters (audio/stats.hpp): a lost mic period or a gap in a reply is visible.
+    o << "audio: " << a.overruns << " capture overruns (" << a.dropped_capture_samples
+      << " mic samples lost), " << a.underruns << " playback underruns, " << a.host_xruns
+      << " host xruns\n";
     return o.str();
 }
 
