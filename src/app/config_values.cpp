@@ -2,6 +2,8 @@
 // names. See config_values.hpp.
 #include "config_values.hpp"
 
+#include "ava/core/json_string.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -19,37 +21,10 @@ bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
 
+// A TOML basic string escapes exactly what a JSON string does (plus DEL, which json_string
+// escapes too), so the one quoter serves both.
 std::string toml_quote(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-    return out;
+    return core::json_string(s);
 }
 
 bool bare_key_ok(std::string_view k) {

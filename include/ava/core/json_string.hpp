@@ -10,7 +10,8 @@
 namespace ava::core {
 
 /// `s` as a JSON string literal, quotes included: `"`, `\` and control characters are escaped
-/// (control characters as \u00XX); UTF-8 passes through unchanged.
+/// (control characters and DEL as \u00XX, which also makes it a valid TOML basic string);
+/// UTF-8 passes through unchanged.
 std::string json_string(std::string_view s);
 /// Appends json_string(s) to `out`.
 void append_json_string(std::string& out, std::string_view s);
