@@ -5,15 +5,7 @@
 #include "ava/realtime/codec.hpp"
 
 namespace ava {
-namespace {
 
-using clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-using session_detail::mono_us;
-
-}  // namespace
-
-// ----------------------------------------------------------------------
 void session::impl::drain() {
     // The buffer keeps its capacity from drain to drain (a nested drain, which nothing does
     // today, would simply start with an empty one).

@@ -10,10 +10,6 @@
 namespace ava {
 namespace {
 
-using clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-using session_detail::mono_us;
-
 /// A C++ function registered with session::add_tool.
 class function_tool final : public tools::tool {
   public:

@@ -41,7 +41,11 @@
 
 namespace ava {
 
-namespace asio = net::asio;  // this private header's shorthand
+// Shorthands for the session's own source files (this header is private to src/session/).
+namespace asio = net::asio;
+using session_detail::clock;
+using session_detail::mono_us;
+using namespace std::chrono_literals;
 
 class session::impl {
   public:
@@ -88,7 +92,6 @@ class session::impl {
     [[nodiscard]] std::optional<std::chrono::nanoseconds> time_to_session_updated() const;
 
   private:
-    using clock = std::chrono::steady_clock;
     using event_log = session_detail::event_log;
     using wav_recorder = session_detail::wav_recorder;
     using conn_ptr = std::unique_ptr<realtime::connection>;

@@ -10,10 +10,6 @@
 namespace ava {
 namespace {
 
-using clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-using session_detail::mono_us;
-
 /// Received messages larger than this (after audio elision) are logged by size only: a 17 MiB
 /// frame from a faulty server must not turn the event log into a disk-filler.
 constexpr std::size_t max_logged_event = 256u * 1024u;

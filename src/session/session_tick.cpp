@@ -5,13 +5,6 @@
 #include "ava/core/json_string.hpp"
 
 namespace ava {
-namespace {
-
-using clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-using session_detail::mono_us;
-
-}  // namespace
 
 // The tick phase-locks onto the capture cadence: it wakes ~1 ms after the device is due to
 // complete the next 20 ms mic frame, so a frame waits ~1 ms for its append instead of up to
