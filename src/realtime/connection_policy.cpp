@@ -1,5 +1,5 @@
-// The connection's pure policy (connection.hpp): how a close code or an HTTP status is treated,
-// and which proxy (if any) a target goes through. No sockets; unit-tested on its own.
+// The connection's pure proxy policy (connection.hpp): which proxy (if any) a target goes
+// through. (How a close is treated is close_policy.hpp.) No sockets; unit-tested on its own.
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -36,33 +36,7 @@ bool cidr_matches(std::string_view entry, const std::string& host) {
 
 }  // namespace
 
-// ---- classification and proxy selection (pure) ----------------------------------------------
-
-close_class classify_close_code(int ws_code) noexcept {
-    switch (ws_code) {
-        case 1000:
-            return close_class::normal;
-        case 1001:  // going away: the session cap
-        case 1005:  // no status: a drop with a bare close frame
-        case 1006:  // abnormal: no close frame at all
-        case 1009:  // a message over our limit: the next session may not repeat it
-        case 1011:  // server error
-        case 1012:  // service restart
-        case 1013:  // try again later
-        case 1014:  // bad gateway
-        case 1015:  // TLS failure on the server's side
-            return close_class::recoverable;
-        default:  // 1002 protocol, 1003, 1007, 1008 policy, 4xxx application codes
-            return close_class::fatal;
-    }
-}
-
-close_class classify_http_status(int status) noexcept {
-    if (status == 408 || status == 429 || (status >= 500 && status <= 599)) {
-        return close_class::recoverable;
-    }
-    return close_class::fatal;
-}
+// ---- proxy selection (pure) --------------------------------------------------------------------
 
 bool no_proxy_matches(std::string_view list, std::string_view host_in, std::uint16_t port) {
     const std::string host = core::ascii_lower(host_in);

@@ -115,34 +115,33 @@ void conversation::leave_connection(steady_time now) {
 void conversation::on_disconnected(const disconnect_info& info, steady_time now) {
     if (stopped_) return;
     const std::string why = info.reason.empty() ? std::string("connection closed") : info.reason;
-    if (info.http_status == 401 || info.http_status == 403) {
-        fatal("the server refused the credentials (HTTP " + std::to_string(info.http_status) +
-                  "): check the API key and its access to the model",
-              make_error_code(errc::auth_failed));
+    // One rule decides (close_policy.hpp); this only words the verdict for the user.
+    const close_class kind =
+        info.kind.value_or(classify_disconnect(info.http_status, info.close_code));
+    if (kind == close_class::fatal) {
+        if (info.http_status == 401 || info.http_status == 403) {
+            fatal("the server refused the credentials (HTTP " + std::to_string(info.http_status) +
+                      "): check the API key and its access to the model",
+                  make_error_code(errc::auth_failed));
+        } else if (info.http_status == 404) {
+            fatal(
+                "the server does not know this model or endpoint (HTTP 404): check the model "
+                "name and the base URL",
+                make_error_code(errc::not_found));
+        } else if (info.http_status == 0 && info.close_code != 0) {
+            // A close code that means our client broke the protocol: retrying does it again.
+            const std::string code = std::to_string(info.close_code);
+            fatal(info.reason.empty() ? "the server closed the connection (code " + code + ")"
+                  : info.reason.find(code) == std::string::npos
+                      ? "the server closed the connection (code " + code + "): " + info.reason
+                      : info.reason,
+                  info.error ? info.error : make_error_code(errc::protocol));
+        } else {
+            // TLS verification, a bad URL, proxy authentication, another 4xx: the same again.
+            fatal(info.reason.empty() ? std::string("the connection failed") : info.reason,
+                  info.error ? info.error : make_error_code(errc::closed));
+        }
         return;
-    }
-    if (info.http_status == 404) {
-        fatal(
-            "the server does not know this model or endpoint (HTTP 404): check the model "
-            "name and the base URL",
-            make_error_code(errc::not_found));
-        return;
-    }
-    // Close codes that mean our client broke the protocol: retrying would do the same again.
-    // Not 1009: our connection closes with it when the SERVER sends an oversized message, which
-    // is the server's fault and may not happen again (the connection also calls it recoverable).
-    switch (info.close_code) {
-        case 1002:
-        case 1003:
-        case 1007:
-        case 1008:
-        case 1010:
-            fatal("the server closed the connection (code " + std::to_string(info.close_code) +
-                      "): " + why,
-                  make_error_code(errc::protocol));
-            return;
-        default:
-            break;
     }
 
     const bool was_online = link_ == link_state::online;

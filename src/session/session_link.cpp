@@ -124,20 +124,18 @@ void session::impl::on_close(std::uint64_t gen, const realtime::close_info& info
         return;
     }
     if (info.local) return;  // we asked for it (not while ending: nothing to report)
-    log_->warn("session: connection ended: {}", info.message.empty() ? info.reason : info.message);
-    const int s = info.http_status;
-    if (info.fatal() && s != 401 && s != 403 && s != 404) {
-        // Fatal for reasons the conversation cannot see (TLS verification, bad URL, proxy
-        // authentication, another 4xx): retrying would fail the same way.
-        begin_end({session_result::end::fatal,
-                   info.message.empty() ? std::string("the connection failed") : info.message,
-                   info.error ? info.error : make_error_code(errc::closed)});
-        return;
+    if (!info.fatal()) {
+        log_->warn("session: connection ended: {}",
+                   info.message.empty() ? info.reason : info.message);
     }
+    // The connection's verdict goes to the conversation, which acts on it (close_policy.hpp):
+    // a fatal one ends the session with one error line, anything else reconnects.
     realtime::disconnect_info d;
     d.http_status = info.http_status;
     d.close_code = info.ws_code;
     d.reason = info.message.empty() ? info.reason : info.message;
+    d.kind = info.kind;
+    d.error = info.error;
     conv_->on_disconnected(d, now);
     drain();
 }

@@ -1185,6 +1185,54 @@ TEST_F(Conversation, OversizedMessageCloseReconnects) {
     EXPECT_EQ(of<act::reconnect>(acts).size(), 1u);
 }
 
+TEST_F(Conversation, CloseVerdictIsTheConnectionsRule) {
+    // One rule (close_policy.hpp): what the connection calls fatal, the conversation stops on,
+    // and what it calls recoverable, it reconnects from; for every code either side can see.
+    for (int code : {1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013,
+                     1014, 1015, 4000, 4001, 4999}) {
+        make(default_options());
+        connect();
+        c->on_disconnected({.close_code = code, .reason = "closed"}, now);
+        auto acts = c->drain();
+        const bool fatal = classify_close_code(code) == close_class::fatal;
+        EXPECT_EQ(of<act::fatal>(acts).size(), fatal ? 1u : 0u) << code;
+        EXPECT_EQ(of<act::reconnect>(acts).size(), fatal ? 0u : 1u) << code;
+        if (fatal) {
+            EXPECT_NE(of<act::fatal>(acts)[0].message.find(std::to_string(code)), std::string::npos)
+                << code;
+        }
+    }
+    for (int status : {400, 401, 403, 404, 407, 408, 429, 500, 503}) {
+        make(default_options());
+        c->on_disconnected({.http_status = status}, now);
+        auto acts = c->drain();
+        const bool fatal = classify_http_status(status) == close_class::fatal;
+        EXPECT_EQ(of<act::fatal>(acts).size(), fatal ? 1u : 0u) << status;
+        EXPECT_EQ(of<act::reconnect>(acts).size(), fatal ? 0u : 1u) << status;
+    }
+}
+
+TEST_F(Conversation, ConnectionVerdictWinsAndKeepsItsMessageAndError) {
+    // A TLS verification failure has no code at all; only the connection knows it is fatal.
+    make(default_options());
+    const auto tls = std::make_error_code(std::errc::permission_denied);
+    c->on_disconnected(
+        {.reason = "TLS: certificate verify failed", .kind = close_class::fatal, .error = tls},
+        now);
+    auto acts = c->drain();
+    ASSERT_EQ(of<act::fatal>(acts).size(), 1u);
+    EXPECT_TRUE(of<act::reconnect>(acts).empty());
+    EXPECT_EQ(of<act::fatal>(acts)[0].message, "TLS: certificate verify failed");
+    EXPECT_EQ(of<act::fatal>(acts)[0].code, tls);
+    // And a recoverable verdict is not second-guessed from the code.
+    make(default_options());
+    connect();
+    c->on_disconnected({.close_code = 4000, .kind = close_class::recoverable}, now);
+    acts = c->drain();
+    EXPECT_TRUE(of<act::fatal>(acts).empty());
+    EXPECT_EQ(of<act::reconnect>(acts).size(), 1u);
+}
+
 // ---- push to talk ------------------------------------------------------------------------------
 
 class PushToTalk : public Conversation {

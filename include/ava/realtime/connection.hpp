@@ -21,6 +21,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "ava/realtime/close_policy.hpp"
 #include "ava/realtime/connection_options.hpp"
 #include "ava/realtime/provider.hpp"
 
@@ -29,13 +30,6 @@ class io_context;
 }  // namespace boost::asio
 
 namespace ava::realtime {
-
-/// What a caller should do after a close.
-enum class close_class {
-    normal,       ///< closed on purpose (by us, or the server with 1000): do not reconnect
-    recoverable,  ///< network drop, 1001/1005/1006/1011-1015, timeouts, HTTP 429/5xx: reconnect
-    fatal,        ///< HTTP 401/403/404, TLS verification, bad config, proxy 407: stop, tell user
-};
 
 /// Why a connection ended (or never opened). Passed to on_close exactly once.
 struct close_info {
@@ -55,13 +49,6 @@ struct close_info {
     [[nodiscard]] bool fatal() const noexcept { return kind == close_class::fatal; }
     [[nodiscard]] bool recoverable() const noexcept { return kind == close_class::recoverable; }
 };
-
-/// How a WebSocket close code is to be treated (section 7: 1001, 1005, 1006, 1011-1015
-/// recoverable; 1000 normal; anything else fatal).
-close_class classify_close_code(int ws_code) noexcept;
-/// How an HTTP status at upgrade is to be treated (401/403/404 and other 4xx fatal; 408, 429
-/// and 5xx recoverable).
-close_class classify_http_status(int status) noexcept;
 
 /// The proxy to use for `target` under `opts`, or nullopt for a direct connection.
 /// Throws ava::config_error for a malformed or unsupported (https://) proxy URL.

@@ -66,6 +66,7 @@
 
 #include "ava/core/pcm.hpp"
 #include "ava/realtime/backoff.hpp"
+#include "ava/realtime/close_policy.hpp"
 #include "ava/realtime/conversation_types.hpp"
 #include "ava/realtime/events.hpp"
 
@@ -159,6 +160,10 @@ struct disconnect_info {
     int http_status = 0;  ///< HTTP status of a failed upgrade (401, 403, 404, 5xx); 0 = none
     int close_code = 0;   ///< WebSocket close code (1000, 1001, 1006, ...); 0 = none/network
     std::string reason;   ///< for messages (must not contain secrets)
+    /// The connection's verdict (close_info::kind). Unset: classify_disconnect() of the codes
+    /// above, the same rule the connection applies.
+    std::optional<close_class> kind;
+    std::error_code error;  ///< the connection's error, reported with a fatal verdict
 };
 
 class conversation {
