@@ -1,5 +1,5 @@
 // The codec's two hot paths, plus a cold event for scale. Run by hand (not a test):
-//   build/<dir>/tests/codec/codec_bench
+//   build/<dir>/tests/realtime/codec/codec_bench
 // 20 ms append: the microphone sends 50 per second. 100 ms delta: the service sends bursts of
 // these faster than real time; the ingest target is >= 50x (aim 500x) real time on one core.
 #include <string>

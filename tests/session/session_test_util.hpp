@@ -34,7 +34,7 @@ std::string temp_dir();
 // ---- audio files -------------------------------------------------------------------------------
 pcm read_wav(const std::string& path, int* channels = nullptr);
 void write_wav(const std::string& path, const pcm& samples, int channels = 1);
-/// Speech from the bundled sample (sim/samples/lights.wav, "turn on the lights"), seconds
+/// Speech from the bundled sample (samples/lights.wav, "turn on the lights"), seconds
 /// [from, to) of it. Speech runs from 0.3 s to 2.0 s.
 pcm speech(double from_s = 0.25, double to_s = 2.05);
 pcm silence(int ms);

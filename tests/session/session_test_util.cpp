@@ -61,7 +61,7 @@ void write_wav(const std::string& path, const pcm& samples, int channels) {
 }
 
 pcm speech(double from_s, double to_s) {
-    static const pcm all = read_wav(std::string(AVA_SOURCE_DIR) + "/sim/samples/lights.wav");
+    static const pcm all = read_wav(std::string(AVA_SOURCE_DIR) + "/samples/lights.wav");
     const auto a = std::min(all.size(), static_cast<std::size_t>(from_s * 24000));
     const auto b = std::min(all.size(), static_cast<std::size_t>(to_s * 24000));
     return pcm(all.begin() + static_cast<std::ptrdiff_t>(a),
