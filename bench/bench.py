@@ -193,7 +193,7 @@ def make_inputs(work: Path, short: bool, minutes: float):
     """The conversation: the sample question, 1.5 s of silence (the reply starts), the question
     again over the reply (a barge-in), then 8 s of silence (that reply plays out). Repeated to
     the length asked for (short: one barge-in cycle, shortened)."""
-    q = ROOT / "sim/samples/lights.wav"
+    q = ROOT / "samples/lights.wav"
     sox("-n", "-r", RATE, "-c", 1, "-b", 16, work / "gap.wav", "trim", 0, 1.5)
     sox("-n", "-r", RATE, "-c", 1, "-b", 16, work / "tail.wav", "trim", 0, 3 if short else 8)
     sox(q, work / "gap.wav", q, work / "tail.wav", work / "cycle.wav")
@@ -504,7 +504,7 @@ def run_ingest(ava, sim_exe, work, n):
     sim = Sim(sim_exe, work, name, ["--scenario", str(HERE / "ingest-scenario.json"), "--pace", "0",
                                     "--synth", "tone"])
     try:
-        cmd = [ava, "--endpoint", sim.url, "--input", str(ROOT / "sim/samples/lights.wav"), "--fast",
+        cmd = [ava, "--endpoint", sim.url, "--input", str(ROOT / "samples/lights.wav"), "--fast",
                "--output", str(work / f"{name}.out.wav"), "--events", str(work / f"{name}.events.jsonl"),
                "--log-level", "warn", "--no-color"]
         rc, cpu, rss, wall, _ = run_measured(cmd, client_env(work), work, 120,

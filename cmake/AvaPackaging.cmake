@@ -17,7 +17,7 @@ endforeach()
 # run.cpp finds the samples at <prefix>/share/ava-voice/samples relative to the binary.
 install(FILES config/ava-voice.example.toml config/instructions.md
         DESTINATION ${_ava_share} COMPONENT runtime)
-install(DIRECTORY sim/samples/ DESTINATION ${_ava_share}/samples COMPONENT runtime
+install(DIRECTORY samples/ DESTINATION ${_ava_share}/samples COMPONENT runtime
         FILES_MATCHING PATTERN "*.wav")
 install(DIRECTORY sim/scenarios/ DESTINATION ${_ava_share}/scenarios COMPONENT runtime)
 install(FILES packaging/ava-voice.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
@@ -69,7 +69,7 @@ set(_ava_exported ava_session)
 _ava_library_closure(_ava_exported ava_session)
 
 # Installed, every library takes its headers from <prefix>/include (INCLUDES DESTINATION below):
-# the directories the libraries name for the build (the source tree's include/ and tools/, the
+# the directories the libraries name for the build (the source tree's include/, the
 # usage requirements of a lazily loaded library) are build-only, so neither the source folders
 # nor curl reach an outside project's include path.
 foreach(_t IN LISTS _ava_exported)

@@ -10,7 +10,7 @@
 #      (plain SMTP on loopback; messages are saved as WORKDIR/mail/<n>.eml);
 #   2. runs `ava-voice --provider sim --scenario sim/scenarios/demo-tools.toml` with
 #      config/demo/ava-voice.toml (calendar = config/demo/calendar.ics), the service URLs added
-#      with --set, and sim/samples/demo-tools.wav as the microphone (made by
+#      with --set, and samples/demo-tools.wav as the microphone (made by
 #      scripts/make-samples.sh): five spoken turns — the calendar, the weather, the living room
 #      lights, an email to Sam, and "yes, send it";
 #   3. prints the transcripts (You:/AVA:) and the tool calls (-> call, <- result) as they happen,
@@ -145,7 +145,7 @@ export HOME_ASSISTANT_TOKEN=good-token
 set +e
 (cd "$workdir/run" && NO_COLOR=1 "$ava" --config "$here/config/demo/ava-voice.toml" \
     --provider sim --scenario "$here/sim/scenarios/demo-tools.toml" \
-    --input "$here/sim/samples/demo-tools.wav" --output "$workdir/replies.wav" \
+    --input "$here/samples/demo-tools.wav" --output "$workdir/replies.wav" \
     --set "tools.lights.base_url=$base" \
     --set "tools.weather.geocoding_url=$base/v1/search" \
     --set "tools.weather.forecast_url=$base/v1/forecast" \

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates the bundled sample speech (sim/samples/*.wav) with espeak-ng and sox.
+# Regenerates the bundled sample speech (samples/*.wav) with espeak-ng and sox.
 # demo-conversation.wav: three questions, 24 kHz mono PCM16, each followed by enough silence
 # for the assistant's reply to play, so one file drives a multi-turn headless conversation.
 # weather-lights.wav and demo-tools.wav: the user's side of sim/scenarios/demo-*.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=sim/samples
+out=samples
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 lines=(

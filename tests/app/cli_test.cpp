@@ -194,7 +194,7 @@ TEST_F(Cli, NoKeyNoSoundCardPlaysTheSampleWithItsScenario) {
     // said). A short sample keeps the test quick.
     const auto samples = dir_.path() / "samples";
     std::filesystem::create_directories(samples);
-    const std::filesystem::path src = std::string(AVA_SOURCE_DIR) + "/sim/samples";
+    const std::filesystem::path src = std::string(AVA_SOURCE_DIR) + "/samples";
     std::filesystem::copy_file(src / "lights.wav", samples / "demo-conversation.wav");
     std::filesystem::copy_file(src / "demo-conversation.toml", samples / "demo-conversation.toml");
     const auto r = run(
@@ -214,7 +214,7 @@ TEST_F(Cli, NoKeyNoSoundCardPlaysTheSampleWithItsScenario) {
 TEST_F(Cli, RunTalksToTheSimulator) {
     // stdin and stdout are not terminals here: plain lines, then the summary.
     const auto r = run({"--provider", "sim", "--input",
-                        std::string(AVA_SOURCE_DIR) + "/sim/samples/lights.wav", "--fast"});
+                        std::string(AVA_SOURCE_DIR) + "/samples/lights.wav", "--fast"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("ava-voice: using the offline simulator"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\nAVA: "), std::string::npos) << r.out;

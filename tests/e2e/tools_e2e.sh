@@ -79,7 +79,7 @@ TOML
 set +e
 (cd "$work/run" && HOME_ASSISTANT_TOKEN=good-token OPENAI_API_KEY=sk-dummy-tools-e2e NO_COLOR=1 \
     timeout -s INT 45 "$ava" --config "$work/ava-voice.toml" \
-    --input "$src/sim/samples/weather-lights.wav" --output "$work/reply.wav" --fast \
+    --input "$src/samples/weather-lights.wav" --output "$work/reply.wav" --fast \
     --log-level warn </dev/null >"$work/ava.out" 2>"$work/ava.err")
 rc=$?
 set -e
