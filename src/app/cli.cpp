@@ -16,9 +16,7 @@
 #include "ava/core/log.hpp"
 #include "ava_app_generated.hpp"
 
-#if defined(AVA_HAVE_AUDIO)
 #include "ava/audio/devices.hpp"
-#endif
 
 namespace ava::app {
 namespace {
@@ -125,7 +123,6 @@ std::string yes_no(bool b) {
 }
 
 int list_devices(std::ostream& out, std::ostream& err) {
-#if defined(AVA_HAVE_AUDIO)
     const auto devices = audio::list_devices();
     if (devices.empty()) {
         err << "ava-voice: no audio devices found (no sound server or hardware).\n"
@@ -147,12 +144,6 @@ int list_devices(std::ostream& out, std::ostream& err) {
         out << '\n';
     }
     return 0;
-#else
-    (void)out;
-    err << "ava-voice: audio device support is not built into this binary.\n"
-           "  For headless use: ava-voice --input FILE.wav --output FILE.wav\n";
-    return 1;
-#endif
 }
 
 int list_providers(const config& cfg, std::ostream& out) {

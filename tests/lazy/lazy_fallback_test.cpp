@@ -11,7 +11,7 @@
 
 #include "ava/audio/devices.hpp"
 #include "ava/audio/portaudio_device.hpp"
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 #include "ava/tools/tool.hpp"
 #include "calendar/calendar_tool.hpp"
 #include "voice.hpp"

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 #include "lights/lights_tool.hpp"
 #include "server_process.hpp"
 #include "weather/weather_tool.hpp"

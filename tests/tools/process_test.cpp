@@ -1,4 +1,4 @@
-#include "core/process.hpp"
+#include "support/process.hpp"
 
 #include <gtest/gtest.h>
 

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 
 extern char** environ;
 

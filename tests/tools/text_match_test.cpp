@@ -1,4 +1,4 @@
-#include "core/text_match.hpp"
+#include "support/text_match.hpp"
 
 #include <gtest/gtest.h>
 

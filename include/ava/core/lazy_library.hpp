@@ -10,8 +10,8 @@
 // defines the library's C functions with its exact signatures (the real header is included, so
 // the compiler checks them) and forwards each call through a `lazy_library`:
 //
-//   src/audio/portaudio_shim.cpp   tools/core/curl_shim.cpp
-//   tools/calendar/libical_shim.cpp   sim/espeak_shim.cpp
+//   src/audio/portaudio_shim.cpp   src/tools/handlers/support/curl_shim.cpp
+//   src/tools/handlers/calendar/libical_shim.cpp   sim/espeak_shim.cpp
 //
 // The callers do not change: they still call Pa_Initialize(), curl_easy_init() and so on.
 //

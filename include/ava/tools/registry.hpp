@@ -1,8 +1,8 @@
 // The tool registry: every tool the app knows, whether it is offered to the model, and why not.
 //
-// Filled once at startup (tools/builtin.cpp is the one explicit table; an embedding program may
-// add its own tools too), then read-only. add() must not race with anything else; after that,
-// every const member may be called from any thread.
+// Filled once at startup (src/tools/handlers/builtin.cpp is the one explicit table; an
+// embedding program may add its own tools too), then read-only. add() must not race with
+// anything else; after that, every const member may be called from any thread.
 #pragma once
 
 #include <chrono>

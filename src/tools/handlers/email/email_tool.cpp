@@ -9,9 +9,9 @@
 #include "ava/core/base64.hpp"
 #include "ava/core/log.hpp"
 #include "ava/core/text.hpp"
-#include "ava/tools/http_client.hpp"
-#include "core/curl_util.hpp"
-#include "core/text_match.hpp"
+#include "support/http_client.hpp"
+#include "support/curl_util.hpp"
+#include "support/text_match.hpp"
 
 namespace ava::tools {
 namespace {

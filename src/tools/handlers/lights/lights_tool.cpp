@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "ava/core/log.hpp"
-#include "core/http_json.hpp"
-#include "core/text_match.hpp"
+#include "support/http_json.hpp"
+#include "support/text_match.hpp"
 
 namespace ava::tools {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 
 namespace ava::tools::detail {
 

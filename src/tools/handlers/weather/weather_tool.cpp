@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ava/core/text.hpp"
-#include "core/http_json.hpp"
+#include "support/http_json.hpp"
 
 namespace ava::tools {
 namespace {

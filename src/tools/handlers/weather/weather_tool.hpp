@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 #include "ava/tools/settings.hpp"
 #include "ava/tools/tool.hpp"
 

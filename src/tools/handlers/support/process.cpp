@@ -1,5 +1,5 @@
 // Child processes for command tools: posix_spawnp, pipes, poll, a deadline, SIGKILL.
-#include "process.hpp"
+#include "support/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/process.hpp"
+#include "support/process.hpp"
 
 namespace ava::tools {
 

@@ -1,5 +1,5 @@
 // libcurl-based HTTP client for the tools, and the curl plumbing the email tool shares.
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <mutex>
 #include <string>
@@ -8,8 +8,8 @@
 #include <openssl/x509.h>
 
 #include "ava/tools/tool.hpp"
-#include "curl_util.hpp"
-#include "http_json.hpp"
+#include "support/curl_util.hpp"
+#include "support/http_json.hpp"
 
 namespace ava::tools {
 namespace detail {

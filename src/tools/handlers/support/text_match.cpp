@@ -1,4 +1,4 @@
-#include "text_match.hpp"
+#include "support/text_match.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "ava/tools/http_client.hpp"
+#include "support/http_client.hpp"
 #include "calendar/calendar_tool.hpp"
 #include "command/command_tool.hpp"
 #include "email/email_tool.hpp"
