@@ -4,15 +4,9 @@
 
 #include <algorithm>
 
-namespace ava::sim::detail {
+#include "ava/core/base64.hpp"
 
-std::int64_t b64_decoded_size(const std::string& s) {
-    if (s.empty()) return 0;
-    std::int64_t n = static_cast<std::int64_t>(s.size()) / 4 * 3;
-    if (s.back() == '=') --n;
-    if (s.size() >= 2 && s[s.size() - 2] == '=') --n;
-    return n;
-}
+namespace ava::sim::detail {
 
 /// The JSONL copy of an event: base64 audio replaced by its decoded byte count (an integer).
 json loggable(const json& ev, std::int64_t& audio_bytes) {
@@ -20,7 +14,8 @@ json loggable(const json& ev, std::int64_t& audio_bytes) {
     const std::string type = ev.value("type", "");
     auto strip = [&](json& obj, const char* key) {
         if (obj.is_object() && obj.contains(key) && obj[key].is_string()) {
-            const std::int64_t n = b64_decoded_size(obj[key].get_ref<const std::string&>());
+            const auto n = static_cast<std::int64_t>(
+                core::base64_decoded_size(obj[key].get_ref<const std::string&>()));
             audio_bytes = std::max<std::int64_t>(audio_bytes, 0) + n;
             obj[key] = n;
         }

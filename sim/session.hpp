@@ -60,8 +60,6 @@ std::string normalise(const std::string& s);
 // ---- the event log's view of an event (event_log.cpp)
 // --------------------------------------------
 
-/// Decoded size of base64 text `s` (from its length and padding).
-std::int64_t b64_decoded_size(const std::string& s);
 /// The JSONL copy of an event: base64 audio replaced by its decoded byte count (an integer).
 json loggable(const json& ev, std::int64_t& audio_bytes);
 

@@ -18,7 +18,7 @@ void session::on_append(const json& ev, const json& eid) {
         return;
     }
     const std::string& b64 = ev["audio"].get_ref<const std::string&>();
-    if (static_cast<std::size_t>(b64_decoded_size(b64)) > max_append_bytes) {
+    if (core::base64_decoded_size(b64) > max_append_bytes) {
         send_error({"string_above_max_length",
                     "Invalid 'audio': string too long. Expected at most 15 MiB of audio per "
                     "input_audio_buffer.append event.",
