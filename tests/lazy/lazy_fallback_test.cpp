@@ -11,9 +11,9 @@
 
 #include "ava/audio/devices.hpp"
 #include "ava/audio/portaudio_device.hpp"
-#include "support/http_client.hpp"
 #include "ava/tools/tool.hpp"
 #include "calendar/calendar_tool.hpp"
+#include "support/http_client.hpp"
 #include "voice.hpp"
 
 namespace {

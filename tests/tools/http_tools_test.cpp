@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/http_client.hpp"
 #include "lights/lights_tool.hpp"
 #include "server_process.hpp"
+#include "support/http_client.hpp"
 #include "weather/weather_tool.hpp"
 
 namespace {

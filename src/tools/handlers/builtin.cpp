@@ -3,11 +3,11 @@
 
 #include <chrono>
 
-#include "support/http_client.hpp"
 #include "calendar/calendar_tool.hpp"
 #include "command/command_tool.hpp"
 #include "email/email_tool.hpp"
 #include "lights/lights_tool.hpp"
+#include "support/http_client.hpp"
 #include "weather/weather_tool.hpp"
 
 namespace ava::tools {

@@ -9,8 +9,8 @@
 #include "ava/core/base64.hpp"
 #include "ava/core/log.hpp"
 #include "ava/core/text.hpp"
-#include "support/http_client.hpp"
 #include "support/curl_util.hpp"
+#include "support/http_client.hpp"
 #include "support/text_match.hpp"
 
 namespace ava::tools {

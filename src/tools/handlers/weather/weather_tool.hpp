@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "support/http_client.hpp"
 #include "ava/tools/settings.hpp"
 #include "ava/tools/tool.hpp"
+#include "support/http_client.hpp"
 
 namespace ava::tools {
 
