@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -40,11 +41,21 @@ class input_reader {
             sf_close(file_);
             fail("input audio '" + path + "' has no usable format");
         }
+        // Float and double files hold -1.0..1.0: read as shorts, libsndfile hands them over
+        // unscaled, so speech became zeros (silence, no turn, no warning). They are read as
+        // floats and scaled here (libsndfile's own scaling option normalises to the file's
+        // peak, which would change the level).
+        const int subtype = info.format & SF_FORMAT_SUBMASK;
+        float_ = subtype == SF_FORMAT_FLOAT || subtype == SF_FORMAT_DOUBLE;
         channels_ = static_cast<std::size_t>(info.channels);
         if (info.samplerate != core::wire_rate) {
             rs_ = std::make_unique<resampler>(info.samplerate, core::wire_rate);
         }
-        interleaved_.resize(chunk_frames * channels_);
+        if (float_) {
+            interleaved_float_.resize(chunk_frames * channels_);
+        } else {
+            interleaved_.resize(chunk_frames * channels_);
+        }
         mono_.reserve(chunk_frames);
     }
     ~input_reader() { sf_close(file_); }
@@ -57,11 +68,21 @@ class input_reader {
     /// the file, the resampler's tail, and then done() is true.
     void read(std::vector<core::sample>& out) {
         if (done_) return;
-        const sf_count_t got =
-            sf_readf_short(file_, interleaved_.data(), static_cast<sf_count_t>(chunk_frames));
+        const auto want = static_cast<sf_count_t>(chunk_frames);
+        const sf_count_t got = float_ ? sf_readf_float(file_, interleaved_float_.data(), want)
+                                      : sf_readf_short(file_, interleaved_.data(), want);
         const auto frames = static_cast<std::size_t>(std::max<sf_count_t>(got, 0));
         mono_.resize(frames);
         for (std::size_t i = 0; i < frames; ++i) {
+            if (float_) {
+                float sum = 0.0f;
+                for (std::size_t c = 0; c < channels_; ++c) {
+                    sum += interleaved_float_[i * channels_ + c];
+                }
+                const float v = std::clamp(sum / static_cast<float>(channels_), -1.0f, 1.0f);
+                mono_[i] = static_cast<core::sample>(std::lround(v * 32767.0f));
+                continue;
+            }
             int sum = 0;
             for (std::size_t c = 0; c < channels_; ++c) sum += interleaved_[i * channels_ + c];
             mono_[i] = static_cast<core::sample>(sum / static_cast<int>(channels_));
@@ -82,7 +103,9 @@ class input_reader {
     SNDFILE* file_ = nullptr;
     std::size_t channels_ = 1;
     std::unique_ptr<resampler> rs_;
+    bool float_ = false;  ///< a float or double file: read as floats, scaled to PCM16
     std::vector<short> interleaved_;
+    std::vector<float> interleaved_float_;
     std::vector<core::sample> mono_;
     bool done_ = false;
 };

@@ -301,6 +301,39 @@ TEST(engine_capture, wav_input_any_rate_to_24k_frames_with_dsp_after_speaker) {
     EXPECT_EQ(r.eng->stats().overruns, 0U);
 }
 
+TEST(wav_device, float_input_is_scaled_not_silence) {
+    // A 32-bit float WAV (what many editors and Python's soundfile write) holds -1.0..1.0.
+    temp_dir dir("float");
+    const std::string path = dir.file("float.wav");
+    {
+        SF_INFO info{};
+        info.samplerate = 24000;
+        info.channels = 1;
+        info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+        SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+        ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
+        std::vector<float> tone(24000);
+        for (std::size_t i = 0; i < tone.size(); ++i) {
+            tone[i] = 0.25f * static_cast<float>(
+                                  std::sin(2.0 * M_PI * 1000.0 * static_cast<double>(i) / 24000.0));
+        }
+        ASSERT_EQ(sf_writef_float(f, tone.data(), static_cast<sf_count_t>(tone.size())),
+                  static_cast<sf_count_t>(tone.size()));
+        sf_close(f);
+    }
+    rig r({}, path);
+    std::vector<sample> got;
+    capture_frame f;
+    for (int p = 0; p < 60; ++p) {
+        r.dev->step(1);
+        while (r.eng->read(f)) got.insert(got.end(), f.pcm.begin(), f.pcm.end());
+    }
+    ASSERT_GE(got.size(), 12000U);
+    // 0.25 of full scale is 8192 in PCM16 (the default DSP stage passes the mic through).
+    const double a = ava::audio::test::goertzel_amplitude(got.data() + 1200, 9600, 1000, 24000);
+    EXPECT_NEAR(a, 8192, 200);
+}
+
 TEST(wav_device, bad_input_path_is_a_clear_error) {
     wav_device_options o;
     o.input_path = "/nonexistent/dir/q.wav";
