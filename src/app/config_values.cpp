@@ -61,8 +61,9 @@ std::string describe_errno(int err) {
     return std::generic_category().message(err);
 }
 
-/// Reads a whole file; throws value_error naming the problem (missing, a directory, no access).
-std::string read_text_file(const fs::path& p) {
+/// Reads a whole file; throws value_error naming the problem (missing, a directory, no access,
+/// over `max_bytes`: /dev/zero or a log given by mistake must not fill the memory).
+std::string read_text_file(const fs::path& p, std::size_t max_bytes) {
     std::error_code ec;
     if (fs::is_directory(p, ec)) throw value_error("'" + p.string() + "' is a directory");
     std::FILE* f = std::fopen(p.string().c_str(), "rb");
@@ -71,7 +72,15 @@ std::string read_text_file(const fs::path& p) {
     std::string out;
     char buf[16384];
     std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        if (out.size() + n > max_bytes) {
+            std::fclose(f);
+            throw value_error("'" + p.string() + "' is over the " +
+                              std::to_string(max_bytes / 1024) +
+                              " KiB limit for a text file (is it the right file?)");
+        }
+        out.append(buf, n);
+    }
     const bool failed = std::ferror(f) != 0;
     const int err = errno;
     std::fclose(f);

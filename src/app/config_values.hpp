@@ -40,7 +40,10 @@ std::string leaf_of(std::string_view dotted);
 std::string section_of(std::string_view dotted);
 std::string describe_errno(int err);
 /// Reads a whole file; throws value_error naming the problem (missing, a directory, no access).
-std::string read_text_file(const std::filesystem::path& p);
+/// The most read_text_file() takes by default: a config, .env or instructions file is a few KB.
+inline constexpr std::size_t max_text_file_bytes = 1024 * 1024;
+std::string read_text_file(const std::filesystem::path& p,
+                           std::size_t max_bytes = max_text_file_bytes);
 bool is_url(std::string_view s);
 /// Throws value_error unless `v` is empty or starts with one of `schemes` + "://".
 void check_scheme(std::string_view v, std::initializer_list<std::string_view> schemes);

@@ -381,6 +381,29 @@ confirm = false
     EXPECT_TRUE(t.email.require_tls);
 }
 
+TEST(Config, EndlessFilesAreRefusedWithALimit) {
+    // /dev/zero given by mistake: a clear error at the size limit, not gigabytes read.
+    config_sources src;
+    src.explicit_file = "/dev/zero";
+    try {
+        load_config(src);
+        FAIL() << "expected a config_error";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("KiB limit"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("/dev/zero"), std::string::npos) << e.what();
+    }
+    config_sources flags;
+    flags.flags = {{"session.instructions_file", "/dev/zero", "flag --instructions-file"}};
+    try {
+        load_config(flags);
+        FAIL() << "expected a config_error";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("session.instructions_file"), std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find("KiB limit"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Config, InstructionsLaterLayerWins) {
     temp_dir dir;
     write_file(dir / "p.md", "From the file.");
