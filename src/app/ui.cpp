@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ava/app/terminal.hpp"
+#include "ava/core/text.hpp"
 
 namespace ava::app {
 namespace {
@@ -30,14 +31,10 @@ std::string shorten(std::string_view s, std::size_t max) {
     return std::string(s.substr(0, cut)) + "...";
 }
 
-/// Newlines and tabs inside one displayed row would break the row arithmetic.
+/// One displayed row of text from outside (the model, the server, a tool): newlines and tabs
+/// would break the row arithmetic, and escape sequences would act on the terminal.
 std::string one_line(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (const char c : s) {
-        out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-    }
-    return out;
+    return core::printable(s, true);
 }
 
 std::string money(double usd) {
@@ -171,13 +168,13 @@ void ui_renderer::transcript(const transcript_line& t) {
 void ui_renderer::tool(const tool_event& e) {
     const std::lock_guard lock(mutex_);
     if (!e.finished) {
-        commit_locked(paint("33", "  -> ") + e.name + " " +
+        commit_locked(paint("33", "  -> ") + one_line(e.name) + " " +
                       one_line(shorten(e.arguments_json, 160)));
         return;
     }
-    commit_locked(paint("33", "  <- ") + e.name + (e.ok ? " ok" : paint("31", " failed")) + " (" +
-                  std::to_string(e.elapsed.count()) + " ms) " +
-                  one_line(shorten(e.output_json, 200)));
+    commit_locked(
+        paint("33", "  <- ") + one_line(e.name) + (e.ok ? " ok" : paint("31", " failed")) + " (" +
+        std::to_string(e.elapsed.count()) + " ms) " + one_line(shorten(e.output_json, 200)));
 }
 
 void ui_renderer::interrupted() {
@@ -252,25 +249,25 @@ void ui_renderer::banner(std::string_view text) {
 
 void ui_renderer::notice(std::string_view text) {
     const std::lock_guard lock(mutex_);
-    commit_locked(paint("2", "ava-voice: " + std::string(text)));
+    commit_locked(paint("2", "ava-voice: " + core::printable(text)));
 }
 
 void ui_renderer::warning(std::string_view text) {
     const std::lock_guard lock(mutex_);
     if (!opts_.ansi && err_) {
-        err_(paint("33", "ava-voice: warning: ") + std::string(text) + "\n");
+        err_(paint("33", "ava-voice: warning: ") + core::printable(text) + "\n");
         return;
     }
-    commit_locked(paint("33", "ava-voice: warning: ") + std::string(text));
+    commit_locked(paint("33", "ava-voice: warning: ") + core::printable(text));
 }
 
 void ui_renderer::error(std::string_view text) {
     const std::lock_guard lock(mutex_);
     if ((!opts_.ansi || finished_) && err_) {
-        err_(paint("31", "ava-voice: error: ") + std::string(text) + "\n");
+        err_(paint("31", "ava-voice: error: ") + core::printable(text) + "\n");
         return;
     }
-    commit_locked(paint("31", "ava-voice: error: ") + std::string(text));
+    commit_locked(paint("31", "ava-voice: error: ") + core::printable(text));
 }
 
 void ui_renderer::refresh() {

@@ -12,11 +12,14 @@
 #include <spdlog/spdlog.h>
 
 #include "ava/core/error.hpp"
+#include "ava/core/text.hpp"
 
 namespace ava::log {
 namespace {
 
 constexpr std::string_view redacted = "[redacted]";
+/// The longest log line written; the rest is counted (" ... (N bytes more)").
+constexpr std::size_t max_line_bytes = 4096;
 
 std::shared_mutex secrets_mutex;
 std::vector<std::string> secrets;  // guarded by secrets_mutex
@@ -96,8 +99,18 @@ class redacting_formatter final : public spdlog::formatter {
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         spdlog::memory_buf_t tmp;
         inner_.format(msg, tmp);
-        const std::string clean = redact(std::string_view(tmp.data(), tmp.size()));
+        std::string_view line(tmp.data(), tmp.size());
+        std::string_view eol;
+        if (line.ends_with('\n')) {
+            eol = line.substr(line.size() - 1);
+            line.remove_suffix(1);
+        }
+        // Redacted first (a cut must not leave half a key behind), then cut to a size a
+        // terminal can show (a server may send a 1 MiB message), then escape sequences and
+        // invalid UTF-8 from servers or models made inert.
+        const std::string clean = core::printable(core::clip(redact(line), max_line_bytes));
         dest.append(clean.data(), clean.data() + clean.size());
+        dest.append(eol.data(), eol.data() + eol.size());
     }
     std::unique_ptr<spdlog::formatter> clone() const override {
         return std::make_unique<redacting_formatter>(pattern_);

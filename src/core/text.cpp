@@ -1,6 +1,8 @@
 // ASCII text helpers (include/ava/core/text.hpp).
 #include "ava/core/text.hpp"
 
+#include <cstdint>
+
 namespace ava::core {
 namespace {
 
@@ -44,6 +46,67 @@ std::string url_encode(std::string_view s) {
         }
     }
     return out;
+}
+
+std::string printable(std::string_view s, bool one_line) {
+    std::string out;
+    out.reserve(s.size());
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            if (c == '\n' || c == '\t') {
+                out += one_line ? ' ' : static_cast<char>(c);
+            } else if (c < 0x20 || c == 0x7F) {
+                out += (one_line && c == '\r') ? ' ' : '?';
+            } else {
+                out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        // A whole, shortest-form UTF-8 sequence passes; anything else is one '?' per byte.
+        std::size_t len = 0;
+        std::uint32_t cp = 0;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07u;
+        }
+        bool ok = len > 0 && i + len <= s.size();
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            ok = (cc & 0xC0) == 0x80;
+            cp = (cp << 6) | (cc & 0x3Fu);
+        }
+        if (ok && ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+                   (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))) {
+            out += '?';  // overlong, surrogate, out of range or a C1 control: one mark for all
+            i += len;
+            continue;
+        }
+        if (!ok) {
+            out += '?';
+            ++i;
+            continue;
+        }
+        out.append(s.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
+std::string clip(std::string_view s, std::size_t max_bytes) {
+    if (s.size() <= max_bytes) return std::string(s);
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return std::string(s.substr(0, cut)) + " ... (" + std::to_string(s.size() - cut) +
+           " bytes more)";
 }
 
 }  // namespace ava::core

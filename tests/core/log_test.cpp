@@ -47,4 +47,23 @@ TEST(log_file, no_secret_reaches_the_file) {
     ava::log::init({});
 }
 
+TEST(log_file, lines_are_clipped_and_escape_sequences_inert) {
+    const std::string path = ::testing::TempDir() + "ava_log_clip_test.log";
+    ava::log::init({.level = "debug", .file = path, .to_stderr = false});
+    auto lg = ava::log::get("app");
+    lg->warn("server error: {}", std::string(1 << 20, 'x'));  // a 1 MiB message
+    lg->warn("title \x1b]0;pwned\x07 clear \x1b[2J end");
+    lg->flush();
+    std::ifstream in(path);
+    std::string first;
+    std::string second;
+    std::getline(in, first);
+    std::getline(in, second);
+    EXPECT_LE(first.size(), 4200U);
+    EXPECT_NE(first.find("bytes more)"), std::string::npos);
+    EXPECT_EQ(second.find('\x1b'), std::string::npos) << second;
+    EXPECT_NE(second.find("title ?]0;pwned? clear ?[2J end"), std::string::npos) << second;
+    ava::log::init({});
+}
+
 }  // namespace

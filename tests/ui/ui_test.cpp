@@ -71,6 +71,34 @@ TEST(UiPlain, FinalLinesOnlyNoEscapes) {
     EXPECT_EQ(c.out.find('\x1b'), std::string::npos);
 }
 
+TEST(UiPlain, EscapeSequencesFromOutsideAreShownInert) {
+    // Server or model text with an OSC title, a clear screen and a cursor move, a C1 CSI and a
+    // stray byte: none of it may act on the terminal; accents, CJK and RTL text pass.
+    capture c;
+    {
+        auto ui = make(c, false, false);
+        ui.transcript(line(realtime::speaker::assistant,
+                           "Hi\x1b]0;pwned\x07 \x1b[2J\x1b[10;10H\xc2\x9b"
+                           "31m caf\xc3\xa9 "
+                           "\xe4\xbd\xa0\xe5\xa5\xbd \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xff",
+                           true, "i3"));
+        tool_event e;
+        e.name = "evil\x1b[2Jtool";
+        ui.tool(e);
+        ui.warning("server said \x1b]52;c;AAAA\x07");
+        ui.error("bad\x1b[H");
+    }
+    EXPECT_EQ(c.out.find('\x1b'), std::string::npos) << c.out;
+    EXPECT_EQ(c.err.find('\x1b'), std::string::npos) << c.err;
+    EXPECT_EQ(c.out.find('\x07'), std::string::npos);
+    EXPECT_EQ(c.out.find("\xc2\x9b"), std::string::npos);
+    EXPECT_NE(c.out.find("caf\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d"),
+              std::string::npos)
+        << c.out;
+    EXPECT_NE(c.out.find("AVA: Hi?]0;pwned? ?[2J?[10;10H?31m"), std::string::npos) << c.out;
+    EXPECT_NE(c.out.find("evil?[2Jtool"), std::string::npos) << c.out;
+}
+
 TEST(UiPlain, ColourWithoutCursorMovement) {
     capture c;
     auto ui = make(c, false, true);

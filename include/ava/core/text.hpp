@@ -2,6 +2,7 @@
 // URL building, transcripts). Locale-independent; UTF-8 passes through unchanged.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,15 @@ std::string ascii_lower(std::string_view s);
 /// Percent-encoding for a URL query value or path segment (RFC 3986): every byte but the
 /// unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex).
 std::string url_encode(std::string_view s);
+
+/// `s` made safe to write to a terminal or a log line: what a terminal would act on instead of
+/// show (C0 controls but tab and newline, DEL, C1 controls, bytes that are not UTF-8; so no
+/// escape sequence from a server or a model can retitle, clear or move the terminal) becomes
+/// '?'. With `one_line`, newlines and tabs become spaces too. Valid UTF-8 text passes unchanged.
+std::string printable(std::string_view s, bool one_line = false);
+
+/// `s` cut to at most `max_bytes` (never inside a UTF-8 character), with " ... (N bytes more)"
+/// saying what was left out. Unchanged when it fits.
+std::string clip(std::string_view s, std::size_t max_bytes);
 
 }  // namespace ava::core
