@@ -837,6 +837,26 @@ TEST_F(sim_fixture, fault_oversized_frame) {
 
 // ---- observation ------------------------------------------------------------------------------
 
+TEST_F(sim_fixture, deeply_nested_frame_is_refused_and_the_logger_survives) {
+    // #20 probe 1: one 200 KB frame of '[' x 100,000 then ']' x 100,000 killed the simulator
+    // with --events (its logger copied the tree recursively). Now: an error, and it goes on.
+    options o = fast_options();
+    const std::string dir = ava::test::make_temp_dir("ava-sim-deep-");
+    o.events_file = dir + "/events.jsonl";
+    start(o);
+    auto c = connect();
+    c->send_raw(std::string(100000, '[') + std::string(100000, ']'));
+    json bad = c->wait_for("error");
+    EXPECT_EQ(bad["error"]["code"], "invalid_json");
+    EXPECT_NE(bad["error"]["message"].get<std::string>().find("deeper than"), std::string::npos);
+    // Brackets inside a string do not count; a real event still works on the same socket.
+    c->send({{"type", "session.update"},
+             {"session", {{"type", "realtime"}, {"instructions", std::string(500, '[')}}}});
+    EXPECT_EQ(c->wait_for("session.updated")["session"]["instructions"], std::string(500, '['));
+    c->close();
+    srv->stop();
+}
+
 TEST_F(sim_fixture, events_log_and_wav_record) {
     options o = fast_options();
     o.api_key = "sk-secret-value-1234";
