@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "ava/core/text.hpp"
+
 namespace ava::core {
 
 std::string json_string(std::string_view s) {
@@ -13,7 +15,21 @@ std::string json_string(std::string_view s) {
 void append_json_string(std::string& out, std::string_view s) {
     out.reserve(out.size() + s.size() + 2);
     out.push_back('"');
-    for (char c : s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            // JSON is UTF-8: a byte that is not part of a whole character (a binary frame, a
+            // cut in the middle of one) becomes U+FFFD, so every line stays parseable.
+            char32_t cp = 0;
+            const std::size_t len = utf8_length_at(s, i, cp);
+            if (len == 0) {
+                out += "\\ufffd";
+            } else {
+                out.append(s.substr(i, len));
+                i += len - 1;
+            }
+            continue;
+        }
         switch (c) {
             case '"':
                 out += "\\\"";

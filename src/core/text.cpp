@@ -48,54 +48,59 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
+std::size_t utf8_length_at(std::string_view s, std::size_t i, char32_t& cp) noexcept {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+        cp = c;
+        return 1;
+    }
+    std::size_t len = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0Fu;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07u;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;  // overlong, out of range, a surrogate
+    }
+    return len;
+}
+
 std::string printable(std::string_view s, bool one_line) {
     std::string out;
     out.reserve(s.size());
     std::size_t i = 0;
     while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            if (c == '\n' || c == '\t') {
-                out += one_line ? ' ' : static_cast<char>(c);
-            } else if (c < 0x20 || c == 0x7F) {
-                out += (one_line && c == '\r') ? ' ' : '?';
-            } else {
-                out += static_cast<char>(c);
-            }
-            ++i;
-            continue;
-        }
-        // A whole, shortest-form UTF-8 sequence passes; anything else is one '?' per byte.
-        std::size_t len = 0;
-        std::uint32_t cp = 0;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1Fu;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0Fu;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07u;
-        }
-        bool ok = len > 0 && i + len <= s.size();
-        for (std::size_t k = 1; ok && k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            ok = (cc & 0xC0) == 0x80;
-            cp = (cp << 6) | (cc & 0x3Fu);
-        }
-        if (ok && ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-                   (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))) {
-            out += '?';  // overlong, surrogate, out of range or a C1 control: one mark for all
-            i += len;
-            continue;
-        }
-        if (!ok) {
+        char32_t cp = 0;
+        const std::size_t len = utf8_length_at(s, i, cp);
+        if (len == 0) {  // not UTF-8: one mark per byte
             out += '?';
             ++i;
             continue;
         }
-        out.append(s.substr(i, len));
+        if (cp == '\n' || cp == '\t') {
+            out += one_line ? ' ' : static_cast<char>(cp);
+        } else if (cp == '\r' && one_line) {
+            out += ' ';
+        } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)) {
+            out += '?';  // C0, DEL, C1 (0x9B is an 8-bit CSI)
+        } else {
+            out.append(s.substr(i, len));
+        }
         i += len;
     }
     return out;

@@ -64,7 +64,7 @@ TEST(Text, PrintableAndClip) {
     EXPECT_EQ(printable("two\nlines\tand\r", true), "two lines and ");
     EXPECT_EQ(printable("c1 \xc2\x9b csi"), "c1 ? csi");           // U+009B, 8-bit CSI
     EXPECT_EQ(printable("bad \xff \xc3 \xe2\x82"), "bad ? ? ??");  // not UTF-8
-    EXPECT_EQ(printable("\xc0\xaf \xed\xa0\x80"), "?? ?");         // overlong lead, surrogate
+    EXPECT_EQ(printable("\xc0\xaf \xed\xa0\x80"), "?? ???");       // overlong, surrogate
     EXPECT_EQ(clip("short", 10), "short");
     EXPECT_EQ(clip("0123456789abc", 10), "0123456789 ... (3 bytes more)");
     EXPECT_EQ(clip("ab\xc3\xa9", 3), "ab ... (2 bytes more)");  // never half a character

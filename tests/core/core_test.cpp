@@ -12,6 +12,17 @@ TEST(error, codes_have_category_and_message) {
 
 #include "ava/core/json_string.hpp"
 
+#include <string_view>
+
+TEST(json_string, output_is_always_valid_utf8) {
+    // #20 probe 14: binary frames and a 512-byte cut put invalid UTF-8 into the events JSONL.
+    EXPECT_EQ(ava::core::json_string("caf\xc3\xa9 \xe4\xbd\xa0 \xf0\x9f\x98\x80"),
+              "\"caf\xc3\xa9 \xe4\xbd\xa0 \xf0\x9f\x98\x80\"");
+    using namespace std::string_view_literals;
+    EXPECT_EQ(ava::core::json_string("bin \xff\x00\x80 cut \xe4\xbd"sv),
+              R"("bin \ufffd\u0000\ufffd cut \ufffd\ufffd")");
+}
+
 TEST(json_string, escapes_quotes_backslashes_and_control_characters) {
     EXPECT_EQ(ava::core::json_string("plain"), "\"plain\"");
     EXPECT_EQ(ava::core::json_string("say \"hi\"\\"), R"("say \"hi\"\\")");

@@ -18,6 +18,10 @@ std::string ascii_lower(std::string_view s);
 /// unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX (upper-case hex).
 std::string url_encode(std::string_view s);
 
+/// The length of the UTF-8 character that starts at s[i] (1 for ASCII), its code point in `cp`;
+/// 0 when the bytes there are not one whole, shortest-form, non-surrogate character.
+std::size_t utf8_length_at(std::string_view s, std::size_t i, char32_t& cp) noexcept;
+
 /// `s` made safe to write to a terminal or a log line: what a terminal would act on instead of
 /// show (C0 controls but tab and newline, DEL, C1 controls, bytes that are not UTF-8; so no
 /// escape sequence from a server or a model can retitle, clear or move the terminal) becomes
