@@ -15,6 +15,7 @@
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
 #include "ava_app_generated.hpp"
+#include "config_keys.hpp"
 
 #include "ava/audio/devices.hpp"
 
@@ -117,6 +118,13 @@ Examples:
   ava-voice --voice sage --silence-ms 500     another voice, quicker turns
   ava-voice --provider sim --input q.wav --output a.wav --fast   offline, headless
   ava-voice --print-config                    show every setting and where it came from)";
+
+/// The environment variable that carries secret key `key` (config_env.cpp maps it).
+std::string secret_variable(std::string_view key) {
+    if (key == "tools.lights.token") return "HOME_ASSISTANT_TOKEN";
+    if (key == "tools.email.password") return "AVA_SMTP_PASSWORD";
+    return "it";
+}
 
 std::string yes_no(bool b) {
     return b ? "enabled" : "disabled";
@@ -282,7 +290,16 @@ command_line parse_command_line(int argc, const char* const* argv) {
         if (eq == std::string::npos || eq == 0) {
             throw config_error("--set '" + s + "': expected KEY=VALUE");
         }
-        cl.settings.push_back({s.substr(0, eq), s.substr(eq + 1), "flag --set " + s.substr(0, eq)});
+        const std::string key = s.substr(0, eq);
+        if (const detail::key_def* k = detail::find_key(key); k != nullptr && k->info.secret) {
+            // Refused like the API key: the value would be in shell history and in `ps`.
+            throw config_error("--set " + key +
+                               ": secrets are not accepted on the command line (they would land "
+                               "in shell history and `ps`); set " +
+                               secret_variable(key) +
+                               " in the environment, or put it in the config file");
+        }
+        cl.settings.push_back({key, s.substr(eq + 1), "flag --set " + key});
     }
 
     if (version_flag->count() > 0) {

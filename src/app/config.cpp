@@ -28,6 +28,9 @@ namespace detail {
 
 /// Keys whose values are secrets: registered for redaction the moment they are seen.
 void register_if_secret(const key_def& k, config& c) {
+    // A proxy URL is not secret, but its password is ("http://user:PASSWORD@host:port").
+    if (k.info.name == "network.proxy") log::add_secret(url_password(c.network.proxy));
+    if (k.info.name == "tools.http.proxy") log::add_secret(url_password(c.tools.http.proxy));
     if (!k.info.secret) return;
     if (k.info.name == "tools.lights.token") log::add_secret(c.tools.lights.token);
     if (k.info.name == "tools.email.password") log::add_secret(c.tools.email.password);

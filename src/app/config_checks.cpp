@@ -36,6 +36,25 @@ void require_readable(const loaded_config& out, const std::string& key, const st
     }
 }
 
+/// A CA file must hold PEM certificates: anything else failed only at connect time (exit 1,
+/// after the start), with OpenSSL's words.
+void require_pem_certificates(const loaded_config& out, const std::string& key,
+                              const std::string& path) {
+    if (path.empty()) return;
+    std::string text;
+    try {
+        text = read_text_file(path);
+    } catch (const value_error& e) {
+        throw config_error(origin_of(out, key) + ": " + key + " " + e.what());
+    }
+    if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        throw config_error(origin_of(out, key) + ": " + key + " '" + path +
+                           "' holds no PEM certificate (a \"-----BEGIN CERTIFICATE-----\" "
+                           "block); convert a DER file with: openssl x509 -inform der -in " +
+                           path + " -out ca.pem");
+    }
+}
+
 void require_parent_dir(const loaded_config& out, const std::string& key, const std::string& path) {
     if (path.empty()) return;
     const fs::path parent = fs::path(path).parent_path();
@@ -56,8 +75,8 @@ void finish(loaded_config& out) {
     require_readable(out, "session.instructions_file", c.session.instructions_file);
     require_readable(out, "headless.input_wav", c.headless.input_wav);
     require_readable(out, "sim.scenario", c.sim.scenario);
-    require_readable(out, "network.ca_file", c.network.ca_file);
-    require_readable(out, "tools.http.ca_file", c.tools.http.ca_file);
+    require_pem_certificates(out, "network.ca_file", c.network.ca_file);
+    require_pem_certificates(out, "tools.http.ca_file", c.tools.http.ca_file);
     if (c.tools.calendar.enabled && !is_url(c.tools.calendar.source)) {
         require_readable(out, "tools.calendar.source", c.tools.calendar.source);
     }

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "ava/app/config.hpp"
+#include "ava/core/log.hpp"
 #include "config_keys.hpp"
 #include "config_values.hpp"
 
@@ -50,7 +51,11 @@ std::string to_toml(const loaded_config& loaded, bool with_origins) {
             os << "\n[" << sec << "]\n";
             section = sec;
         }
-        std::string value = k.print(c);
+        // Redacted as the log is: a registered secret inside a value (a proxy URL's password).
+        std::string value = log::redact(k.print(c));
+        if (const std::string pw = url_password(value); !pw.empty()) {
+            value.replace(value.find(pw, value.find("://")), pw.size(), "[redacted]");
+        }
         if (k.info.secret && value != "\"\"") value = "\"[redacted]\"";
         if (k.info.secret && value == "\"\"" && with_origins) {
             os << leaf_of(k.info.name) << " = \"\"  # (not set) " << origin(k.info.name) << '\n';

@@ -61,6 +61,19 @@ std::string describe_errno(int err) {
     return std::generic_category().message(err);
 }
 
+/// The password of "scheme://user:password@host...", or "" when it has none.
+std::string url_password(std::string_view url) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) return {};
+    const std::string_view rest = url.substr(scheme + 3);
+    const auto at = rest.rfind('@', rest.find('/'));
+    if (at == std::string_view::npos) return {};
+    const std::string_view userinfo = rest.substr(0, at);
+    const auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos) return {};
+    return std::string(userinfo.substr(colon + 1));
+}
+
 /// Reads a whole file; throws value_error naming the problem (missing, a directory, no access,
 /// over `max_bytes`: /dev/zero or a log given by mistake must not fill the memory).
 std::string read_text_file(const fs::path& p, std::size_t max_bytes) {

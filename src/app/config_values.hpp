@@ -40,6 +40,9 @@ std::string leaf_of(std::string_view dotted);
 std::string section_of(std::string_view dotted);
 std::string describe_errno(int err);
 /// Reads a whole file; throws value_error naming the problem (missing, a directory, no access).
+/// The password of "scheme://user:password@host...", or "" when it has none.
+std::string url_password(std::string_view url);
+
 /// The most read_text_file() takes by default: a config, .env or instructions file is a few KB.
 inline constexpr std::size_t max_text_file_bytes = 1024 * 1024;
 std::string read_text_file(const std::filesystem::path& p,

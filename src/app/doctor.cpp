@@ -22,6 +22,7 @@
 #include "ava/audio/devices.hpp"
 #include "ava/audio/portaudio_device.hpp"
 #include "ava/core/log.hpp"
+#include "ava/core/text.hpp"
 #include "ava/net/asio.hpp"
 #include "ava/realtime/connection.hpp"
 #include "ava/sim/server.hpp"
@@ -129,16 +130,26 @@ void check_service(const config& cfg, report& rep, const doctor_options& opts) {
                  "check provider.endpoint / the base URL and the proxy settings");
         return;
     }
+    // A plain ws:// endpoint has no TLS to verify: say so rather than "TLS verified".
+    const bool tls = core::ascii_lower(url).starts_with("wss://");
+    const std::string secured = tls ? "TLS verified" : "plain ws:// (no TLS)";
     if (r.opened) {
-        rep.ok("endpoint " + url + ": reachable, TLS verified, key accepted (handshake " +
+        rep.ok("endpoint " + url + ": reachable, " + secured + ", key accepted (handshake " +
                std::to_string(r.took.count()) + " ms)");
         return;
     }
     const auto& c = r.closed;
     const std::string msg = log::redact(c.message);
-    if (c.http_status == 401) {
-        rep.fail("endpoint " + url +
-                     ": reachable and TLS verified, but the server rejected the API key (HTTP 401)",
+    if (c.http_status == 407 || (c.stage == "proxy" && c.http_status != 0)) {
+        rep.fail("endpoint " + url + ": the proxy refused the connection (HTTP " +
+                     std::to_string(c.http_status) + "): " + msg,
+                 c.http_status == 407
+                     ? "the proxy wants credentials: --proxy http://user:password@host:port "
+                       "(or HTTPS_PROXY), or check the ones given"
+                     : "check the proxy settings (--proxy, HTTPS_PROXY, NO_PROXY)");
+    } else if (c.http_status == 401) {
+        rep.fail("endpoint " + url + ": reachable" + (tls ? " and TLS verified" : "") +
+                     ", but the server rejected the API key (HTTP 401)",
                  "the key in " + cfg.api_key_variable() +
                      " is wrong, revoked or for another organisation; create a new one");
     } else if (c.http_status == 403) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ava/app/terminal.hpp"
+#include "ava/core/log.hpp"
 #include "ava/core/text.hpp"
 
 namespace ava::app {
@@ -35,6 +36,11 @@ std::string shorten(std::string_view s, std::size_t max) {
 /// would break the row arithmetic, and escape sequences would act on the terminal.
 std::string one_line(std::string_view s) {
     return core::printable(s, true);
+}
+
+/// A notice, warning or error line: often a server's words, which may echo the key back.
+std::string shown(std::string_view s) {
+    return core::printable(log::redact(s));
 }
 
 std::string money(double usd) {
@@ -249,25 +255,25 @@ void ui_renderer::banner(std::string_view text) {
 
 void ui_renderer::notice(std::string_view text) {
     const std::lock_guard lock(mutex_);
-    commit_locked(paint("2", "ava-voice: " + core::printable(text)));
+    commit_locked(paint("2", "ava-voice: " + shown(text)));
 }
 
 void ui_renderer::warning(std::string_view text) {
     const std::lock_guard lock(mutex_);
     if (!opts_.ansi && err_) {
-        err_(paint("33", "ava-voice: warning: ") + core::printable(text) + "\n");
+        err_(paint("33", "ava-voice: warning: ") + shown(text) + "\n");
         return;
     }
-    commit_locked(paint("33", "ava-voice: warning: ") + core::printable(text));
+    commit_locked(paint("33", "ava-voice: warning: ") + shown(text));
 }
 
 void ui_renderer::error(std::string_view text) {
     const std::lock_guard lock(mutex_);
     if ((!opts_.ansi || finished_) && err_) {
-        err_(paint("31", "ava-voice: error: ") + core::printable(text) + "\n");
+        err_(paint("31", "ava-voice: error: ") + shown(text) + "\n");
         return;
     }
-    commit_locked(paint("31", "ava-voice: error: ") + core::printable(text));
+    commit_locked(paint("31", "ava-voice: error: ") + shown(text));
 }
 
 void ui_renderer::refresh() {

@@ -57,6 +57,13 @@ void redact_after(std::string& s, std::string_view marker) {
         }
         if (hit == std::string::npos) return;
         std::size_t v = hit + marker.size();
+        const auto word_char = [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+        };
+        if (v < s.size() && word_char(s[v]) && word_char(marker.back())) {
+            pos = v;  // part of a longer word ("--api-key-env NAME"): not a header, no value
+            continue;
+        }
         while (v < s.size() && (s[v] == ' ' || s[v] == ':' || s[v] == '=' || s[v] == '"' ||
                                 s[v] == '\'' || s[v] == '\t')) {
             ++v;

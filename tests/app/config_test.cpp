@@ -404,6 +404,24 @@ TEST(Config, EndlessFilesAreRefusedWithALimit) {
     }
 }
 
+TEST(Config, ACaFileWithoutPemIsRefusedAtStart) {
+    // #20 probe 16: a non-PEM --ca-file failed only at connect time (exit 1, not 2).
+    temp_dir dir;
+    write_file(dir / "ca.der", std::string("\x30\x82\x01\x0a binary", 11));
+    write_file(dir / "ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    config_sources src;
+    src.flags = {{"network.ca_file", (dir / "ca.der").string(), "flag --ca-file"}};
+    try {
+        load_config(src);
+        FAIL() << "expected a config_error";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("no PEM certificate"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("flag --ca-file"), std::string::npos) << e.what();
+    }
+    src.flags = {{"network.ca_file", (dir / "ca.pem").string(), "flag --ca-file"}};
+    EXPECT_NO_THROW(load_config(src));
+}
+
 TEST(Config, InstructionsLaterLayerWins) {
     temp_dir dir;
     write_file(dir / "p.md", "From the file.");

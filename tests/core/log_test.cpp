@@ -26,6 +26,15 @@ TEST(log_redact, header_values_and_key_shapes) {
     EXPECT_EQ(ava::log::redact("task-list sk-short"), "task-list sk-short");
 }
 
+TEST(log_redact, a_longer_word_is_not_a_header) {
+    // #20 probe 16: the hint "--api-key-env NAME" came out as "--api-key[redacted] NAME".
+    EXPECT_EQ(ava::log::redact("name another variable with --api-key-env NAME"),
+              "name another variable with --api-key-env NAME");
+    EXPECT_EQ(ava::log::redact("api-key: abcdef123456"), "api-key: [redacted]");
+    EXPECT_EQ(ava::log::redact("?api-key=abcdef123456"), "?api-key=[redacted]");
+    EXPECT_EQ(ava::log::redact("{\"api-key\":\"abcdef123456\"}"), "{\"api-key\":\"[redacted]\"}");
+}
+
 TEST(log_init, bad_level_is_a_config_error) {
     EXPECT_THROW(ava::log::init({.level = "loud"}), ava::config_error);
 }

@@ -192,6 +192,7 @@ doctor_401)
     assert_pane "^\[ ok \] API key: set in OPENAI_API_KEY"
     assert_pane "^\[FAIL\] endpoint .*reachable.*rejected the API key \(HTTP 401\)"
     refute_pane "sk-wrong-key" "the key was printed"
+    refute_pane "TLS verified" "TLS claimed for a plain ws:// endpoint"
     [ "$status" -eq 1 ] || fail "exit $status, expected 1"
     ;;
 package_deb)

@@ -5,6 +5,7 @@
 
 #include "ava/app/terminal.hpp"
 #include "ava/app/ui.hpp"
+#include "ava/core/log.hpp"
 
 namespace ava::app {
 namespace {
@@ -97,6 +98,22 @@ TEST(UiPlain, EscapeSequencesFromOutsideAreShownInert) {
         << c.out;
     EXPECT_NE(c.out.find("AVA: Hi?]0;pwned? ?[2J?[10;10H?31m"), std::string::npos) << c.out;
     EXPECT_NE(c.out.find("evil?[2Jtool"), std::string::npos) << c.out;
+}
+
+TEST(UiPlain, AKeyEchoedByTheServerIsRedacted) {
+    // #20 probe 4: the log line was redacted, the warning line on stderr was not.
+    ava::log::add_secret("ui-test-registered-secret-42");
+    capture c;
+    {
+        auto ui = make(c, false, false);
+        ui.warning("Incorrect API key provided: sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX.");
+        ui.error("rejected ui-test-registered-secret-42");
+        ui.notice("echo sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX");
+    }
+    EXPECT_EQ(c.err.find("ABCDEFGHIJKLMNOP"), std::string::npos) << c.err;
+    EXPECT_EQ(c.err.find("registered-secret"), std::string::npos) << c.err;
+    EXPECT_EQ(c.out.find("ABCDEFGHIJKLMNOP"), std::string::npos) << c.out;
+    EXPECT_NE(c.err.find("Incorrect API key provided: [redacted]"), std::string::npos) << c.err;
 }
 
 TEST(UiPlain, ColourWithoutCursorMovement) {
