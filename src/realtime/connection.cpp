@@ -504,7 +504,11 @@ class connection::impl : public std::enable_shared_from_this<impl> {
                                     asio::redirect_error(asio::use_awaitable, ec));
         if (finished_) co_return false;
         if (ec) {
-            const int status = static_cast<int>(res.result_int());
+            // `res` holds a status only when Beast read a whole response and declined it; after
+            // a timeout, a drop or a garbled answer it is still default-constructed (200 OK),
+            // which was reported as "rejected: HTTP 200 OK" and treated as fatal.
+            const int status =
+                ec == websocket::error::upgrade_declined ? static_cast<int>(res.result_int()) : 0;
             if (status != 0 && status != 101) {
                 std::string msg = "upgrade to " + url.str() + " rejected: HTTP " +
                                   std::to_string(status) + " " + std::string(res.reason());

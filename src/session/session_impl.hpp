@@ -274,7 +274,9 @@ class session::impl {
     bool ended_ = false;
     std::uint64_t conn_gen_ = 0;
     bool conn_closed_ = true;
-    std::vector<realtime::action> actions_;        // drain()'s buffer, capacity kept
+    bool ever_open_ = false;                 ///< a connection opened at least once this session
+    std::string last_close_message_;         ///< why the last connection ended or failed
+    std::vector<realtime::action> actions_;  // drain()'s buffer, capacity kept
     std::vector<audio::playback_report> reports_;  // forward_playback()'s buffer
     int tools_pending_ = 0;
     std::map<std::string, std::string> tool_args_;

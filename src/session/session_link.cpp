@@ -1,6 +1,8 @@
 // ava::session's connections: open, messages in, close, reconnect (session_impl.hpp).
 #include "session_impl.hpp"
 
+#include "ava/core/text.hpp"
+
 #include <algorithm>
 #include <type_traits>
 #include "ava/core/error.hpp"
@@ -52,6 +54,7 @@ void session::impl::connect() {
 void session::impl::on_open(std::uint64_t gen) {
     if (gen != conn_gen_ || ending_) return;
     const auto now = clock::now();
+    ever_open_ = true;
     log_->info("session: connected to {}", opts_.connection.target.url.str());
     local("connection.open", core::json_object().field("attempt", gen).str());
     const auto unix_s = std::chrono::duration_cast<std::chrono::seconds>(
@@ -70,14 +73,13 @@ void session::impl::on_message(std::uint64_t gen, std::string_view text) {
     if (events_) {
         if (std::holds_alternative<realtime::decode_error>(ev)) {
             const auto& de = std::get<realtime::decode_error>(ev);
-            events_->write(
-                now, "recv", type,
-                core::json_object()
-                    .field("error", de.message)
-                    .field("field", de.field)
-                    .field("bytes", text.size())
-                    .field("text", text.substr(0, std::min<std::size_t>(text.size(), 512)))
-                    .str());
+            events_->write(now, "recv", type,
+                           core::json_object()
+                               .field("error", de.message)
+                               .field("field", de.field)
+                               .field("bytes", text.size())
+                               .field("text", core::clip(text, 512))  // never half a character
+                               .str());
         } else {
             std::string logged = realtime::elide_audio(text);
             if (logged.size() > max_logged_event) {
@@ -124,6 +126,7 @@ void session::impl::on_close(std::uint64_t gen, const realtime::close_info& info
         return;
     }
     if (info.local) return;  // we asked for it (not while ending: nothing to report)
+    last_close_message_ = info.message.empty() ? info.reason : info.message;
     if (!info.fatal()) {
         log_->warn("session: connection ended: {}",
                    info.message.empty() ? info.reason : info.message);

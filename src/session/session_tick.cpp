@@ -2,6 +2,7 @@
 #include "session_impl.hpp"
 
 #include <algorithm>
+#include "ava/core/error.hpp"
 #include "ava/core/json_string.hpp"
 
 namespace ava {
@@ -159,6 +160,20 @@ void session::impl::check_input_done(clock::time_point now) {
     }
     if (!quiet_since_) quiet_since_ = now;
     if (now - *quiet_since_ >= opts_.linger) {
+        if (!ever_open_) {
+            // #20 probe 11: a headless run that never reached the service exited 0, as if the
+            // conversation had happened. The buffered input still goes out if a connection opens
+            // soon (the conversation also gives up after its tries); past that, nothing was
+            // sent: a failure, whatever the reconnect settings.
+            constexpr auto connect_grace = std::chrono::seconds(10);
+            if (now - *quiet_since_ < connect_grace) return;
+            begin_end({session_result::end::fatal,
+                       "the input ended before the service could be reached; nothing was sent" +
+                           (last_close_message_.empty() ? std::string()
+                                                        : " (last: " + last_close_message_ + ")"),
+                       make_error_code(errc::closed)});
+            return;
+        }
         begin_end({session_result::end::input_done, {}, {}});
     }
 }

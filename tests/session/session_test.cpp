@@ -607,6 +607,27 @@ TEST(SessionIntegration, BadKeyIsOneClearFatalResultWithoutRetries) {
     EXPECT_EQ(ss.sessions, 0);
 }
 
+TEST(SessionIntegration, InputThatEndsBeforeAnyConnectionIsAFailureNotSuccess) {
+    // #20 probe 11: a headless run that never reached the service exited 0.
+    const std::string dir = temp_dir();
+    sim::server srv(sim_options(dir));
+    srv.start();
+    session_options o = session_options_for(srv, key);
+    srv.stop();  // nothing listens on that port any more: every connect is refused
+    write_wav(dir + "/in.wav", silence(300));
+    o.device = wav(dir + "/in.wav", "", audio::wav_pacing::fast);
+    o.stop_when_input_done = true;
+    o.conversation.reconnect.max_attempts = 0;  // never gives up by itself: the end must come
+    observer obs;
+    session s(std::move(o), obs.callbacks());
+    s.start();
+    const auto r = s.wait_for(30s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->how, session_result::end::fatal) << r->message;
+    EXPECT_NE(r->message.find("before the service could be reached"), std::string::npos)
+        << r->message;
+}
+
 TEST(SessionIntegration, ApiKeyNeverReachesOutputLogsOrEventLogs) {
     const std::string dir = temp_dir();
     const std::string secret = "sk-proj-IntegrationSecret-0123456789";

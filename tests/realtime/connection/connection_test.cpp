@@ -361,6 +361,26 @@ TEST(Connection, TlsHandshakeTimeoutAgainstASilentServer) {
     EXPECT_EQ(c.closed->kind, close_class::recoverable);
 }
 
+TEST(Connection, UpgradeTimeoutIsRecoverableNotARejection) {
+    // #20 probe 11: an upgrade that timed out was "rejected: HTTP 200 OK" and fatal (Beast's
+    // response object is default-constructed as 200 when nothing was read).
+    test::ws_server_options s;
+    s.tls = false;
+    s.silent = true;  // TCP accepted, the upgrade request never answered
+    test::ws_test_server server(s);
+    connection_options o;
+    o.target.url = parse_url("ws://127.0.0.1:" + std::to_string(server.port()) + "/");
+    o.handshake_timeout = 200ms;
+    client c(o);
+    c.conn->start();
+    ASSERT_TRUE(c.run_until_closed());
+    EXPECT_EQ(c.closed->stage, "upgrade");
+    EXPECT_EQ(c.closed->http_status, 0);
+    EXPECT_EQ(c.closed->kind, close_class::recoverable) << c.closed->message;
+    EXPECT_EQ(c.closed->message.find("HTTP 200"), std::string::npos) << c.closed->message;
+    EXPECT_NE(c.closed->message.find("timed out"), std::string::npos) << c.closed->message;
+}
+
 TEST(Connection, PlainWsOnLoopbackWorksElsewhereRefused) {
     test::ws_server_options s;
     s.tls = false;
