@@ -13,6 +13,7 @@
 #include <cmath>
 #include <utility>
 
+#include "ava/core/text.hpp"
 #include "conversation_detail.hpp"
 
 namespace ava::realtime {
@@ -100,8 +101,10 @@ std::string conversation::send(client_event ev) {
 }
 
 void conversation::notice(std::string text, bool warning) {
+    // A server's message can be any size (1 MiB was seen): a notice is one readable line.
+    constexpr std::size_t max_notice_bytes = 2048;
     emit(act::notice{warning ? act::notice::level::warning : act::notice::level::info,
-                     std::move(text)});
+                     core::clip(text, max_notice_bytes)});
 }
 
 void conversation::fatal(std::string message, std::error_code code) {
@@ -157,6 +160,8 @@ void conversation::after_input(steady_time now) {
 
 void conversation::on_tick(steady_time now) {
     if (stopped_) return;
+    report_held_bad_events(now, false);
+    check_response_stall(now);
     after_input(now);
 }
 

@@ -15,6 +15,7 @@ using namespace detail;
 void conversation::on_server_event(server_event ev, steady_time now) {
     // Not online: stragglers of a socket we are rolling away from; that session is over.
     if (stopped_ || !online()) return;
+    response_activity_ = now;
     std::visit([&](auto& e) { handle(e, now); }, ev);
     after_input(now);
 }
@@ -352,11 +353,77 @@ void conversation::handle(unknown_event& /*e*/, steady_time /*now*/) {
     // New server events appear over time; ignoring them is the protocol's expectation.
 }
 
-void conversation::handle(decode_error& e, steady_time /*now*/) {
-    notice("could not read a server event" +
-               (e.event_type.empty() ? std::string() : " (" + e.event_type + ")") + ": " +
-               e.message + "; ignored",
+void conversation::handle(decode_error& e, steady_time now) {
+    constexpr int shown_per_window = 3;
+    if (e.event_type == "response.done" && response_ != response_state::none) {
+        // Its usage or output list could not be read, but the response is over all the same:
+        // end it, or the conversation (and a tool batch waiting for it) would wait forever.
+        response_info r;
+        r.id = active_response_id_;
+        r.status = "completed";
+        response_finished(r, now);
+    }
+    report_held_bad_events(now, false);
+    std::string what = "could not read a server event" +
+                       (e.event_type.empty() ? std::string() : " (" + e.event_type + ")") + ": " +
+                       e.message;
+    if (bad_events_.shown == 0 && bad_events_.held == 0) bad_events_.start = now;
+    if (bad_events_.shown < shown_per_window) {
+        ++bad_events_.shown;
+        notice(what + "; ignored", true);
+        return;
+    }
+    ++bad_events_.held;
+    bad_events_.last = std::move(what);
+}
+
+/// The count of unreadable events held back, once their 10 s window is over (or at once when
+/// `window_over`), in one line with the last of them.
+void conversation::report_held_bad_events(steady_time now, bool window_over) {
+    constexpr auto window = std::chrono::seconds(10);
+    if (bad_events_.shown == 0 && bad_events_.held == 0) return;
+    if (!window_over && now - bad_events_.start < window) return;
+    if (bad_events_.held > 0) {
+        notice(std::to_string(bad_events_.held) +
+                   " more unreadable server events in the last 10 s, ignored (the last: " +
+                   bad_events_.last + ")",
+               true);
+    }
+    bad_events_ = {};
+}
+
+/// A response with no server event for response_stall (a server that stopped mid-response, a
+/// response.created never followed, a response.done that never came) is ended here, as if its
+/// response.done had arrived, so its tool calls still run and the next turn can start.
+void conversation::check_response_stall(steady_time now) {
+    if (response_ == response_state::none || !online() || opts_.response_stall.count() <= 0) {
+        return;
+    }
+    if (response_activity_ == steady_time{}) {
+        response_activity_ = now;
+        return;
+    }
+    if (now - response_activity_ < opts_.response_stall) return;
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(opts_.response_stall);
+    notice("the service sent nothing for the current reply in " + std::to_string(secs.count()) +
+               " s; ending it here and going on",
            true);
+    if (response_ == response_state::active) {
+        client::response_cancel c;
+        if (!active_response_id_.empty()) c.response_id = active_response_id_;
+        send(std::move(c));
+    }
+    response_activity_ = now;
+    if (response_ == response_state::requested) {  // never created: nothing to finish
+        response_ = response_state::none;
+        create_event_id_.clear();
+        if (pending_create_) send_response_create();
+        return;
+    }
+    response_info r;
+    r.id = active_response_id_;
+    r.status = "completed";  // what it did deliver (a tool call) still counts
+    response_finished(r, now);
 }
 
 }  // namespace ava::realtime

@@ -24,6 +24,7 @@ void conversation::request_response(steady_time /*now*/) {
 void conversation::send_response_create() {
     pending_create_ = false;
     response_ = response_state::requested;
+    response_activity_ = {};  // the stall clock starts at the next tick (no `now` here)
     create_event_id_ = send(client::response_create{});
 }
 

@@ -109,7 +109,11 @@ void session::impl::apply(realtime::act::status& a) {
 
 void session::impl::apply(realtime::act::notice& a) {
     const bool warning = a.lvl == realtime::act::notice::level::warning;
-    if (warning) {
+    if (cbs_.on_notice) {
+        // The callback's owner shows it (ava-voice's terminal): logging it at warning level too
+        // printed every warning twice on stderr. The debug log keeps the record.
+        log_->debug("notice: {}", a.text);
+    } else if (warning) {
         log_->warn("{}", a.text);
     } else {
         log_->info("{}", a.text);

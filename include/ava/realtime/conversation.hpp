@@ -337,6 +337,18 @@ class conversation {
     // link
     link_state link_ = link_state::never_connected;
     bool expired_ = false;  ///< session_expired seen: the next drop reconnects at once
+    /// Unreadable server events: the first few of each 10 s window are shown, the rest counted
+    /// and reported in one line when the window ends (a flood must not flood the terminal).
+    struct bad_event_window {
+        steady_time start{};
+        int shown = 0;
+        int held = 0;
+        std::string last;
+    } bad_events_;
+    void report_held_bad_events(steady_time now, bool window_over);
+    /// The last server event (or our response.create) while a response is in flight.
+    steady_time response_activity_{};
+    void check_response_stall(steady_time now);
     std::optional<steady_time> rollover_at_;
     std::optional<std::int64_t> unix_at_connect_;
     steady_time connected_at_{};

@@ -42,6 +42,9 @@ struct conversation_options {
     /// Re-seed bounds: at most this many history lines and characters (the newest are kept).
     std::size_t reseed_max_items = 30;
     std::size_t reseed_max_chars = 12000;
+    /// A response in flight with no server event at all for this long is ended here (a
+    /// warning, a response.cancel, its tool calls run): the conversation never waits forever.
+    std::chrono::milliseconds response_stall{20000};
     /// How long an assistant line waits for the user line before it to become final.
     std::chrono::milliseconds transcript_wait{4000};
     /// Push to talk: a turn shorter than this is cleared, not committed (server minimum 100 ms).

@@ -694,6 +694,59 @@ TEST_F(Conversation, ToolResultsBeforeResponseDoneWaitForIt) {
               (std::vector<std::string>{"conversation.item.create", "response.create"}));
 }
 
+TEST_F(Conversation, UnreadableResponseDoneStillEndsTheResponseAndSendsToolOutput) {
+    // #20: a response.done whose output items could not be read (or a usage of 1e999999) left
+    // the tool output unsent and the conversation waiting until it was killed.
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(function_call_done("r1", "call_a", "f", "{}"));
+    c->on_tool_result("call_a", R"({"ok":true})", false, now);
+    EXPECT_TRUE(of<act::send>(c->drain()).empty());
+    auto acts = ev(decode_error{.event_type = "response.done",
+                                .field = "response.output[0].call_id",
+                                .message = "missing required field"});
+    EXPECT_EQ(sent_types(acts),
+              (std::vector<std::string>{"conversation.item.create", "response.create"}));
+    EXPECT_EQ(warnings(acts).size(), 1u);
+}
+
+TEST_F(Conversation, AResponseThatStallsEndsAfterTheLimitAndTheTalkGoesOn) {
+    // A response.created never followed by anything, and a server silent mid-response.
+    make();
+    connect();
+    c->on_user_text("hello", now);
+    c->drain();
+    c->on_tick(now);  // the stall clock starts
+    ev(response_created("r1"));
+    ev(function_call_done("r1", "call_a", "f", "{}"));
+    c->on_tool_result("call_a", "{}", false, now);
+    c->drain();
+    advance(milliseconds{19000});
+    c->on_tick(now);
+    EXPECT_TRUE(c->response_in_flight());
+    EXPECT_TRUE(warnings(c->drain()).empty());
+    advance(milliseconds{1500});
+    c->on_tick(now);
+    auto acts = c->drain();
+    ASSERT_EQ(warnings(acts).size(), 1u);
+    EXPECT_NE(warnings(acts)[0].text.find("sent nothing for the current reply in 20 s"),
+              std::string::npos);
+    // Cancelled on the server; the tool output the model asked for still goes, and a new
+    // response asks for the answer.
+    EXPECT_EQ(sent_types(acts),
+              (std::vector<std::string>{"response.cancel", "conversation.item.create",
+                                        "response.create"}));
+    // That one is never created at all: it ends too, and the user can talk again.
+    c->on_tick(now);
+    advance(milliseconds{20500});
+    c->on_tick(now);
+    EXPECT_EQ(warnings(c->drain()).size(), 1u);
+    EXPECT_FALSE(c->response_in_flight());
+    c->on_user_text("still there?", now);
+    EXPECT_EQ(sent<client::response_create>(c->drain()).size(), 1u);
+}
+
 TEST_F(Conversation, ToolErrorGoesToTheModelAndTheConversationGoesOn) {
     make();
     connect();
@@ -1371,6 +1424,34 @@ TEST_F(Conversation, DecodeErrorIsAWarningAndNothingBreaks) {
     EXPECT_EQ(warnings(acts).size(), 1u);
     EXPECT_FALSE(c->stopped());
     EXPECT_TRUE(ev(unknown_event{.type = "response.future_thing"}).empty());
+}
+
+TEST_F(Conversation, AFloodOfBadEventsIsOneLineWithACount) {
+    // #20 probe 12: 50,000 bad events in 5 s gave 100,005 stderr lines.
+    make();
+    connect();
+    std::size_t shown = 0;
+    for (int i = 0; i < 50000; ++i) {
+        shown += warnings(ev(decode_error{.event_type = "response.done",
+                                          .field = "response.usage",
+                                          .message = "bad number " + std::to_string(i)}))
+                     .size();
+        if (i % 10000 == 0) advance(milliseconds{1});
+    }
+    EXPECT_EQ(shown, 3u);
+    // The window ends: one line counts the rest and names the last.
+    advance(std::chrono::seconds(10));
+    c->on_tick(now);
+    auto w = warnings(c->drain());
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_NE(w[0].text.find("49997 more unreadable server events"), std::string::npos)
+        << w[0].text;
+    EXPECT_NE(w[0].text.find("bad number 49999"), std::string::npos) << w[0].text;
+    // A new window shows the next ones again; a huge message is one clipped line.
+    w = warnings(ev(decode_error{.event_type = "error", .message = std::string(1 << 20, 'x')}));
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_LT(w[0].text.size(), 2200u);
+    EXPECT_FALSE(c->stopped());
 }
 
 }  // namespace
