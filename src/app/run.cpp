@@ -46,20 +46,26 @@ int exit_code_for(const session_result& r) {
 }  // namespace
 
 int run(const config& cfg) {
-    // SIGINT/SIGTERM are blocked before any thread starts (the simulator's, the device's, the
-    // session's inherit the mask), so only signal_watch below takes them and turns them into a
+    // SIGINT/SIGTERM/SIGHUP are blocked before any thread starts (the simulator's, the device's,
+    // the session's inherit the mask), so only signal_watch below takes them and turns them into a
     // clean stop; one that arrives earlier waits pending for it. Without this, Ctrl+C landed in
     // the simulator's threads and killed the process with the terminal still raw.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     sigset_t old_mask;
     pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
     struct mask_restore {
         sigset_t mask;
         ~mask_restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
     } const restore_mask{old_mask};
+
+    // A reader that goes away (`ava-voice ... | head -1`) must not kill the run with SIGPIPE
+    // before the output WAV, the recording and the event log are finished: writes to it just
+    // fail. (Child processes get the default back: support/process.cpp.)
+    std::signal(SIGPIPE, SIG_IGN);
 
     // ---- the terminal ----
     const bool interactive = is_terminal(STDIN_FILENO);

@@ -27,6 +27,7 @@ class signal_watch {
         sigemptyset(&set_);
         sigaddset(&set_, SIGINT);
         sigaddset(&set_, SIGTERM);
+        sigaddset(&set_, SIGHUP);  // the terminal closed: finish as for SIGTERM
         pthread_sigmask(SIG_BLOCK, &set_, &old_);
         // Blocks until a signal comes: no periodic wake-up (this thread once woke 5 times a
         // second, ~3% of a headless session's CPU). The destructor wakes it with a signal of

@@ -102,7 +102,7 @@ void restore_terminal_now() noexcept {
 void install_fatal_signal_restore() noexcept {
     static std::atomic<bool> installed{false};
     if (installed.exchange(true)) return;
-    for (const int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGHUP, SIGQUIT}) {
+    for (const int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGQUIT}) {
         struct sigaction sa {};
         sa.sa_handler = restore_from_signal;
         sigemptyset(&sa.sa_mask);

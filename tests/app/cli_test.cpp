@@ -1,6 +1,12 @@
 // The real ava-voice executable, run as a child process with a clean environment: a temp HOME,
 // XDG_CONFIG_HOME and working directory, so the user's own config never leaks in.
 #include <gtest/gtest.h>
+#include <poll.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
 
 #include <toml++/toml.h>
 #include <map>
@@ -115,6 +121,33 @@ TEST_F(Cli, AKeyOnTheCommandLineIsNeverEchoed) {
     }
 }
 
+TEST_F(Cli, SecretsThroughSetAreRefusedAndNeverEchoed) {
+    // #20 probe 15: --set was a way around the API key's refusal.
+    for (const std::string key : {"tools.email.password", "tools.lights.token"}) {
+        const auto r = run({"--set", key + "=plainsecret-NEVERECHOED", "--print-config"});
+        EXPECT_EQ(r.exit_code, 2) << key;
+        EXPECT_NE(r.err.find("--set " + key), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("not accepted on the command line"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("NEVERECHOED"), std::string::npos) << r.err;
+        EXPECT_EQ(r.out.find("NEVERECHOED"), std::string::npos) << r.out;
+    }
+    EXPECT_NE(run({"--set", "tools.email.password=x"}).err.find("AVA_SMTP_PASSWORD"),
+              std::string::npos);
+}
+
+TEST_F(Cli, ProxyPasswordIsRedactedInThePrintedConfig) {
+    // #20 probe 3: --print-config printed proxy = "http://user:PASSWORD@host:port".
+    const auto r =
+        run({"--proxy", "http://alice:proxy-pw-SECRET@127.0.0.1:3128", "--print-config"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find("proxy-pw-SECRET"), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find("proxy-pw-SECRET"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("http://alice:[redacted]@127.0.0.1:3128"), std::string::npos) << r.out;
+    // A short password is not registered with the log, and still not printed.
+    const auto s = run({"--proxy", "http://bob:pw@127.0.0.1:3128", "--print-config"});
+    EXPECT_NE(s.out.find("http://bob:[redacted]@127.0.0.1:3128"), std::string::npos) << s.out;
+}
+
 TEST_F(Cli, UnknownVoiceIsAcceptedWithAWarning) {
     const auto r = run({"--voice", "my-custom-voice", "--print-config"});
     EXPECT_EQ(r.exit_code, 0);
@@ -185,6 +218,84 @@ TEST_F(Cli, ListProvidersAndTools) {
     EXPECT_NE(t.out.find("weather   enabled"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("lights    disabled"), std::string::npos);
     EXPECT_NE(t.out.find("disk  command: df -h"), std::string::npos);
+}
+
+TEST_F(Cli, AReaderThatGoesAwayOrAHangupStillFinishesTheFiles) {
+    // #20 probe 7: `ava-voice ... | head -1` (SIGPIPE) and SIGHUP left the output and recording
+    // WAVs with a zero-length header, no summary and no end record in the events file.
+    const std::string in = std::string(AVA_SOURCE_DIR) + "/samples/lights.wav";
+    for (const int hangup : {0, 1}) {
+        const auto d = dir_.path() / (hangup ? "hup" : "pipe");
+        std::filesystem::create_directories(d);
+        int fds[2];
+        ASSERT_EQ(::pipe(fds), 0);
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            ::dup2(fds[1], 1);
+            ::close(fds[0]);
+            ::close(fds[1]);
+            const int null = ::open("/dev/null", O_RDWR);
+            ::dup2(null, 0);
+            ::dup2(null, 2);
+            std::vector<std::string> args{AVA_BINARY_DIR "/ava-voice",
+                                          "--provider",
+                                          "sim",
+                                          "--input",
+                                          in,
+                                          "--output",
+                                          (d / "out.wav").string(),
+                                          "--record",
+                                          (d / "rec.wav").string(),
+                                          "--events",
+                                          (d / "ev.jsonl").string(),
+                                          "--no-color"};
+            if (!hangup) args.emplace_back("--fast");
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            std::vector<std::string> env_s;
+            for (const auto& [k, v] : env()) env_s.push_back(k + "=" + v);
+            std::vector<char*> envp;
+            for (auto& e : env_s) envp.push_back(e.data());
+            envp.push_back(nullptr);
+            ::execve(argv[0], argv.data(), envp.data());
+            ::_exit(127);
+        }
+        ::close(fds[1]);
+        if (hangup) {
+            // Let the conversation start, then hang up; keep reading stdout meanwhile.
+            char buf[4096];
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+            while (std::chrono::steady_clock::now() < until) {
+                pollfd p{fds[0], POLLIN, 0};
+                if (::poll(&p, 1, 100) > 0 && ::read(fds[0], buf, sizeof buf) <= 0) break;
+            }
+            ::kill(pid, SIGHUP);
+        }
+        ::close(fds[0]);  // the reader goes away: the next write raises SIGPIPE
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+        for (const char* wav : {"out.wav", "rec.wav"}) {
+            // A finished WAV header states its data size: > 44 bytes of file and a RIFF size
+            // that matches the file.
+            std::ifstream f(d / wav, std::ios::binary);
+            ASSERT_TRUE(f) << wav;
+            char hdr[8] = {};
+            f.read(hdr, 8);
+            std::uint32_t riff = 0;
+            std::memcpy(&riff, hdr + 4, 4);
+            EXPECT_EQ(riff + 8, std::filesystem::file_size(d / wav)) << wav;
+            EXPECT_GT(std::filesystem::file_size(d / wav), 44U) << wav;
+        }
+        std::ifstream ev(d / "ev.jsonl");
+        std::string line;
+        bool ended = false;
+        while (std::getline(ev, line))
+            ended = ended || line.find("session.end") != std::string::npos;
+        EXPECT_TRUE(ended) << (hangup ? "SIGHUP" : "SIGPIPE") << ": no end record";
+    }
 }
 
 TEST_F(Cli, NoKeyNoSoundCardPlaysTheSampleWithItsScenario) {
