@@ -269,6 +269,10 @@ class session : public std::enable_shared_from_this<session> {
     std::optional<std::uint8_t> odd_byte_;
     detail::energy_vad vad_;
     std::string speech_item_id_;
+    /// server_vad's idle_timeout_ms counts input audio from here: the session's start, the end
+    /// of the last response or of the last speech (session samples).
+    std::int64_t idle_from_ = 0;
+    void check_idle_timeout();
     SNDFILE* wav_ = nullptr;
     bool wav_failed_ = false;
 

@@ -91,7 +91,33 @@ void session::run_vad() {
         else if (ev == detail::energy_vad::event::stopped)
             on_speech_stopped();
         if (closing_ || ended_) return;
+        check_idle_timeout();
     }
+}
+
+/// server_vad's idle_timeout_ms: no speech for that long (in input audio) while no response
+/// runs: input_audio_buffer.timeout_triggered, the idle audio committed, and a response (the
+/// model prompts the user), as the service does.
+void session::check_idle_timeout() {
+    const json& td = turn_detection();
+    if (!td.is_object() || !td.contains("idle_timeout_ms") || !td["idle_timeout_ms"].is_number()) {
+        idle_from_ = vad_pos_;  // counted from when it is turned on
+        return;
+    }
+    if (resp_ || vad_.in_speech()) {
+        idle_from_ = vad_pos_;
+        return;
+    }
+    const auto idle_ms = td["idle_timeout_ms"].get<std::int64_t>();
+    if (idle_ms <= 0 || vad_pos_ - idle_from_ < idle_ms * samples_per_ms) return;
+    const std::string item_id = random_id("item_");
+    send({{"type", "input_audio_buffer.timeout_triggered"},
+          {"audio_start_ms", idle_from_ / samples_per_ms},
+          {"audio_end_ms", vad_pos_ / samples_per_ms},
+          {"item_id", item_id}});
+    commit_audio(idle_from_, vad_pos_, item_id);
+    idle_from_ = vad_pos_;
+    if (td.value("create_response", true)) start_response(json::object());
 }
 
 void session::on_speech_started() {

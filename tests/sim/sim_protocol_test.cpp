@@ -350,6 +350,27 @@ TEST_F(sim_fixture, voice_is_locked_after_first_audio) {
 
 // ---- turns ----------------------------------------------------------------------------------
 
+TEST_F(sim_fixture, server_vad_idle_timeout_triggers_a_response) {
+    // #20: the simulator accepted idle_timeout_ms and never acted on it.
+    start_default();
+    auto c = connect();
+    update(
+        *c,
+        {{"type", "realtime"},
+         {"audio",
+          {{"input", {{"turn_detection", {{"type", "server_vad"}, {"idle_timeout_ms", 600}}}}}}}});
+    c->wait_for("session.updated");
+    append(*c, silence_ms(400));  // shorter than the timeout: nothing yet
+    append(*c, silence_ms(400));
+    json t = c->wait_for("input_audio_buffer.timeout_triggered");
+    EXPECT_NEAR(t["audio_start_ms"].get<double>(), 0, 20);
+    EXPECT_NEAR(t["audio_end_ms"].get<double>(), 600, 20);
+    const std::string item_id = t["item_id"];
+    EXPECT_EQ(c->wait_for("input_audio_buffer.committed")["item_id"], item_id);
+    EXPECT_EQ(c->wait_for("response.created")["type"], "response.created");
+    c->wait_for("response.done", 10s);
+}
+
 TEST_F(sim_fixture, server_vad_turn_full_event_sequence_and_usage) {
     options o = fast_options();
     o.scenario_file = write_file("short.json", short_scenario);
