@@ -188,7 +188,9 @@ void session::send_error(const api_error& e, const json& client_event_id) {
     st_.update(index_, [&](summary& s, session_summary& ss) {
         s.errors_sent++;
         ss.errors_sent++;
-        ss.error_codes.push_back(code);
+        // The first 1,000 (each error is also counted in errors_sent): a client that sends
+        // bad events forever must not grow the summary without bound.
+        if (ss.error_codes.size() < 1000) ss.error_codes.push_back(code);
     });
     send({{"type", "error"}, {"error", err}});
 }

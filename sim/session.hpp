@@ -46,6 +46,10 @@ using error_code = boost::system::error_code;
 using clock = std::chrono::steady_clock;
 
 inline constexpr std::size_t max_append_bytes = 15u * 1024 * 1024;  // 15 MiB per append (decoded)
+/// The uncommitted input audio kept (15 minutes at 24 kHz); older samples are dropped, so a
+/// client that streams without commits (or faster than real time: 712 MB in 20 s was seen)
+/// cannot grow the simulator's memory without bound.
+inline constexpr std::size_t max_uncommitted_samples = 15u * 60 * 24000;
 inline constexpr std::int64_t samples_per_ms = 24;
 
 // ---- small helpers (session.cpp) ---------------------------------------------------------------
@@ -272,6 +276,7 @@ class session : public std::enable_shared_from_this<session> {
     /// server_vad's idle_timeout_ms counts input audio from here: the session's start, the end
     /// of the last response or of the last speech (session samples).
     std::int64_t idle_from_ = 0;
+    bool buffer_capped_ = false;  ///< the uncommitted buffer reached its limit (warned once)
     void check_idle_timeout();
     SNDFILE* wav_ = nullptr;
     bool wav_failed_ = false;

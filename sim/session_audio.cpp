@@ -50,6 +50,15 @@ void session::on_append(const json& ev, const json& eid) {
     in_buf_.insert(in_buf_.end(), pcm.begin(), pcm.end());
     in_total_ += static_cast<std::int64_t>(pcm.size());
     run_vad();
+    if (in_buf_.size() > max_uncommitted_samples) {
+        const std::size_t drop = in_buf_.size() - max_uncommitted_samples;
+        in_buf_.erase(in_buf_.begin(), in_buf_.begin() + static_cast<std::ptrdiff_t>(drop));
+        if (!buffer_capped_) {
+            st_.log->warn("sim {}: over 15 min of uncommitted input audio; the oldest is dropped",
+                          id_);
+            buffer_capped_ = true;
+        }
+    }
 }
 
 void session::record(const std::vector<std::int16_t>& pcm) {

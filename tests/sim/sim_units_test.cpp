@@ -166,3 +166,18 @@ TEST(sim_faults, parse_fault_specs) {
 
 }  // namespace
 }  // namespace ava::sim::detail
+
+TEST(sim_summary, error_codes_are_counted_not_repeated) {
+    // #20 probe 8: 50,000 bad events made the summary one 2.5 MB line.
+    ava::sim::summary s;
+    ava::sim::session_summary ss;
+    ss.id = "sess_1";
+    ss.errors_sent = 50001;
+    ss.error_codes.assign(1000, "invalid_json");
+    ss.error_codes.push_back("invalid_value");
+    s.per_session.push_back(ss);
+    const std::string text = ava::sim::format_summary(s);
+    EXPECT_NE(text.find("errors 50001 [invalid_json x1000 invalid_value]"), std::string::npos)
+        << text;
+    EXPECT_LT(text.size(), 600U);
+}

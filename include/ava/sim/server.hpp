@@ -84,7 +84,7 @@ struct session_summary {
     int faults_injected = 0;
     std::int64_t input_audio_ms = 0;       ///< received input audio
     std::int64_t output_audio_ms = 0;      ///< generated output audio
-    std::vector<std::string> error_codes;  ///< code (or type when no code) of each error sent
+    std::vector<std::string> error_codes;  ///< code (or type) of each error sent, the first 1,000
     std::vector<std::string> faults;       ///< kind of each fault injected
     std::vector<std::string> expectation_mismatches;  ///< user text that differed from scenario
     std::string close_reason;  ///< how it ended ("client closed", "session_expired", ...)
