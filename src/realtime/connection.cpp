@@ -138,8 +138,16 @@ class connection::impl : public std::enable_shared_from_this<impl> {
             ++stats_.dropped_sends;
             return;
         }
+        queued_bytes_ += item.data.size();
         queue_.push_back(std::move(item));
         stats_.max_queue_depth = std::max(stats_.max_queue_depth, queue_.size());
+        if (open_ && queued_bytes_ > opts_.max_send_queue_bytes) {
+            // The server stopped reading (or the network stalled): what waits only grows.
+            finish(make_info(close_class::recoverable, 1006, make_error_code(errc::timed_out),
+                             "the server stopped reading: " + std::to_string(queued_bytes_ >> 10) +
+                                 " KiB waiting to be sent"));
+            return;
+        }
         pump();
     }
 
@@ -668,6 +676,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     void start_write(WS& ws) {
         current_ = std::move(queue_.front());
         queue_.pop_front();
+        queued_bytes_ -= std::min(queued_bytes_, current_.data.size());
         ++writes_in_flight_;
         stats_.max_writes_in_flight = std::max(stats_.max_writes_in_flight, writes_in_flight_);
         switch (current_.kind) {
@@ -759,6 +768,7 @@ class connection::impl : public std::enable_shared_from_this<impl> {
     std::unique_ptr<ws_tls> tls_;
     std::unique_ptr<ws_plain> plain_;
     std::deque<out_item> queue_;
+    std::size_t queued_bytes_ = 0;             ///< text bytes in queue_ (not the write in flight)
     out_item current_{out_kind::text, {}, 0};  // the write in flight (its buffer must live)
     bool writer_ready_ = false;                // the connection is open: writes may start
     std::shared_ptr<spdlog::logger> log_;

@@ -25,6 +25,10 @@ struct connection_options {
     /// 0 = no watchdog. Keep it above ping_interval plus a round trip.
     std::chrono::milliseconds idle_timeout{75'000};
     std::size_t max_message_bytes = 32u << 20;  ///< larger server messages close with 1009
+    /// Bytes waiting to be written (a server that stopped reading, or a stalled network): over
+    /// this the connection is dropped as recoverable (a reconnect) instead of queueing without
+    /// bound. 16 MiB is about four minutes of base64 audio.
+    std::size_t max_send_queue_bytes = 16u << 20;
 
     /// Proxy URL ("http://[user:pass@]host:port"). nullopt: from `env`
     /// (https_proxy/HTTPS_PROXY for wss, http_proxy/HTTP_PROXY for ws, then all_proxy/ALL_PROXY);

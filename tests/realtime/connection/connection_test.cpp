@@ -381,6 +381,28 @@ TEST(Connection, UpgradeTimeoutIsRecoverableNotARejection) {
     EXPECT_NE(c.closed->message.find("timed out"), std::string::npos) << c.closed->message;
 }
 
+TEST(Connection, AServerThatStopsReadingIsDroppedNotQueuedWithoutBound) {
+    // #20 probe 13: 46 MB queued for a server that had stopped reading.
+    test::ws_server_options s;
+    s.tls = false;
+    s.never_read = true;
+    test::ws_test_server server(s);
+    connection_options o;
+    o.target.url = parse_url("ws://127.0.0.1:" + std::to_string(server.port()) + "/");
+    o.max_send_queue_bytes = 1u << 20;
+    client c(o);
+    c.conn->start();
+    ASSERT_TRUE(c.run_until([&] { return c.opened; }));
+    const std::string chunk(64 * 1024, 'a');
+    for (int i = 0; i < 400 && !c.closed; ++i) {  // 25 MB offered, far past the socket buffers
+        c.conn->send(chunk);
+        c.ioc.poll();
+    }
+    ASSERT_TRUE(c.run_until_closed());
+    EXPECT_EQ(c.closed->kind, close_class::recoverable) << c.closed->message;
+    EXPECT_NE(c.closed->message.find("stopped reading"), std::string::npos) << c.closed->message;
+}
+
 TEST(Connection, PlainWsOnLoopbackWorksElsewhereRefused) {
     test::ws_server_options s;
     s.tls = false;

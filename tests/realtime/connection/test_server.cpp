@@ -202,6 +202,10 @@ void ws_test_server::handle(WS& ws) {
         ws.text(true);
         ws.write(asio::buffer(std::string(opts_.send_big_on_open, 'x')), ec);
     }
+    if (opts_.never_read) {
+        while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return;
+    }
     bool first = true;
     for (;;) {
         beast::flat_buffer msg;

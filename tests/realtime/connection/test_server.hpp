@@ -25,6 +25,7 @@ struct ws_server_options {
     int close_after_first = 0;         ///< close with this code after the first message
     bool drop_after_first = false;     ///< abrupt TCP close after the first message
     std::size_t send_big_on_open = 0;  ///< send one message of this many bytes after accept
+    bool never_read = false;           ///< after the upgrade, never read (a stalled server)
 };
 
 class ws_test_server {
