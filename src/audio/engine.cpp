@@ -245,11 +245,23 @@ std::size_t engine::capture_room() const noexcept {
 }
 
 bool engine::playback_active() const noexcept {
-    return playback_.readable() > 0 || backlog_size_.load(std::memory_order_acquire) > 0 ||
-           flush_requested_.load(std::memory_order_acquire) !=
-               flush_done_.load(std::memory_order_acquire) ||
-           state_.load(std::memory_order_acquire) !=
-               static_cast<std::uint8_t>(playback_state::idle);
+    // True when a period would render something or change state, false while playback only
+    // waits for more audio: a fast WAV device that rendered periods while an item buffered (an
+    // underrun, or a start below the threshold) wrote silence as fast as it could, and a short
+    // reply made a 1,500 s output file.
+    if (flush_requested_.load(std::memory_order_acquire) !=
+        flush_done_.load(std::memory_order_acquire)) {
+        return true;
+    }
+    if (state_.load(std::memory_order_acquire) ==
+        static_cast<std::uint8_t>(playback_state::playing)) {
+        return true;
+    }
+    const std::size_t ring = playback_.readable();
+    const std::size_t queued = ring + backlog_size_.load(std::memory_order_acquire);
+    if (queued == 0) return false;
+    return queued >= threshold_ ||
+           complete_until_.load(std::memory_order_acquire) >= playback_.total_read() + ring;
 }
 
 // ---- io thread: capture -----------------------------------------------------------------------

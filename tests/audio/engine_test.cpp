@@ -346,6 +346,33 @@ TEST(wav_device, bad_input_path_is_a_clear_error) {
     }
 }
 
+TEST(wav_device, fast_mode_waits_for_the_rest_of_an_item_instead_of_writing_silence) {
+    // #20 probe 5: --fast with a short reply made a 1,464 s output WAV, mostly silence: while
+    // an item waited for its next delta the device rendered silent periods as fast as it could.
+    temp_dir dir("fastgap");
+    wav_device_options o;
+    o.output_path = dir.file("out.wav");
+    o.pacing = wav_pacing::fast;
+    auto dev = open_wav_device(o);
+    engine eng(engine_config{});
+    ASSERT_FALSE(dev->start(eng));
+    eng.play(1, pattern(12000, 1000));  // the first half of a reply...
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    eng.play(1, pattern(12000, 1000));  // ...and the rest 400 ms later (a slow network)
+    eng.end_item(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!eng.drained() && std::chrono::steady_clock::now() < deadline) {
+        eng.service();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    dev->stop();
+    const auto out = read_wav(dir.file("out.wav")).samples;
+    EXPECT_EQ(std::count_if(out.begin(), out.end(), [](sample v) { return v >= 1000; }),
+              24000);  // all of it, in the file
+    // At most a few periods of silence around it, not 400 ms of CPU-speed silence (minutes).
+    EXPECT_LT(out.size(), 24000U + 4800U) << out.size() << " samples for 24000 of audio";
+}
+
 TEST(wav_device, fast_mode_output_is_complete_and_in_order) {
     temp_dir dir("fast");
     const auto input = sine(700, 24000, 24000, 5000);  // 1 s

@@ -42,9 +42,10 @@ class device_callback {
     /// Realtime thread: how many captured samples fit now. A device that may wait (the WAV device
     /// in fast mode) waits until a period fits instead of losing input; sound cards ignore it.
     [[nodiscard]] virtual std::size_t capture_room() const noexcept = 0;
-    /// Any thread: true while audio is queued or playing (a fast WAV device stops rendering
-    /// periods when its input is exhausted and nothing is queued, instead of writing endless
-    /// silence).
+    /// Any thread: true while a period would play something (audio ready to start or playing,
+    /// a flush to perform); false while nothing is queued or an item only waits for more audio.
+    /// A fast WAV device whose input is exhausted renders periods only then, instead of writing
+    /// silence as fast as it can.
     [[nodiscard]] virtual bool playback_active() const noexcept = 0;
 };
 
