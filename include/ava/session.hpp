@@ -135,8 +135,11 @@ class session {
 
     void send_audio(core::pcm_view pcm);  ///< embedder audio (without a device), 24 kHz mono
     void send_text(std::string text);     ///< a typed user message, then a response
-    void interrupt();                     ///< cancel the reply now (with truncation)
-    void talk(bool pressed);              ///< push-to-talk (manual turns)
+    /// The embedder's input has ended (typed lines piped on stdin reached EOF): the session
+    /// ends as it does at the end of an input file, once the last reply has been played.
+    void end_input();
+    void interrupt();         ///< cancel the reply now (with truncation)
+    void talk(bool pressed);  ///< push-to-talk (manual turns)
     void set_muted(bool muted);
     /// Ends the session gracefully (closes the socket, stops the device, finishes files).
     void stop();

@@ -34,6 +34,9 @@ void session::send_audio(core::pcm_view pcm) {
 void session::send_text(std::string text) {
     impl_->send_text(std::move(text));
 }
+void session::end_input() {
+    impl_->end_input();
+}
 void session::interrupt() {
     impl_->interrupt();
 }

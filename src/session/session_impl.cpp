@@ -115,6 +115,10 @@ void session::impl::send_text(std::string text) {
     });
 }
 
+void session::impl::end_input() {
+    post([this] { input_ended_ = true; });
+}
+
 void session::impl::interrupt() {
     post([this] {
         local("interrupt.requested", "{}");

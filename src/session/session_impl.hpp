@@ -76,6 +76,7 @@ class session::impl {
     // ---- public inputs (any thread) ------------------------------------------------------------
     void send_audio(core::pcm_view pcm);
     void send_text(std::string text);
+    void end_input();
     void interrupt();
     void talk(bool pressed);
     void set_muted(bool muted);
@@ -274,9 +275,10 @@ class session::impl {
     bool ended_ = false;
     std::uint64_t conn_gen_ = 0;
     bool conn_closed_ = true;
-    bool ever_open_ = false;                 ///< a connection opened at least once this session
-    std::string last_close_message_;         ///< why the last connection ended or failed
-    std::vector<realtime::action> actions_;  // drain()'s buffer, capacity kept
+    bool input_ended_ = false;        ///< end_input(): as if the device's input were exhausted
+    bool ever_open_ = false;          ///< a connection opened at least once this session
+    std::string last_close_message_;  ///< why the last connection ended or failed
+    std::vector<realtime::action> actions_;        // drain()'s buffer, capacity kept
     std::vector<audio::playback_report> reports_;  // forward_playback()'s buffer
     int tools_pending_ = 0;
     std::map<std::string, std::string> tool_args_;

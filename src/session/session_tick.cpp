@@ -151,8 +151,9 @@ void session::impl::forward_playback(clock::time_point now) {
 }
 
 void session::impl::check_input_done(clock::time_point now) {
-    if (!opts_.stop_when_input_done) return;
-    const bool quiet = device_->input_exhausted() && engine_->drained() && player_->settled() &&
+    if (!opts_.stop_when_input_done && !input_ended_) return;
+    const bool exhausted = input_ended_ || device_->input_exhausted();
+    const bool quiet = exhausted && engine_->drained() && player_->settled() &&
                        tools_pending_ == 0 && !conv_->response_in_flight();
     if (!quiet) {
         quiet_since_.reset();

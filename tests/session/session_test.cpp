@@ -607,6 +607,27 @@ TEST(SessionIntegration, BadKeyIsOneClearFatalResultWithoutRetries) {
     EXPECT_EQ(ss.sessions, 0);
 }
 
+TEST(SessionIntegration, PipedTextThenEndOfInputEndsAfterTheAnswerWithASoundCardToo) {
+    // #20 defect: typed lines piped on stdin did not end the session at EOF when a sound
+    // device was in use. A WAV device without an input file is such a device (never exhausted).
+    const std::string dir = temp_dir();
+    sim::options so = sim_options(dir);
+    so.scenario_file = write_scenario(dir, {{"turns", {{{"user", "hello"}, {"reply", "Hi."}}}}});
+    sim::server srv(so);
+    srv.start();
+    observer obs;
+    session_options o = session_options_for(srv, key);
+    o.device = wav("", dir + "/out.wav", audio::wav_pacing::fast);
+    session s(std::move(o), obs.callbacks());
+    s.start();
+    s.send_text("hello");
+    s.end_input();
+    const auto r = s.wait_for(20s);
+    ASSERT_TRUE(r.has_value()) << "the session did not end at the end of its input";
+    EXPECT_EQ(r->how, session_result::end::input_done) << r->message;
+    EXPECT_TRUE(obs.wait_for_assistant("Hi.", 0ms));
+}
+
 TEST(SessionIntegration, InputThatEndsBeforeAnyConnectionIsAFailureNotSuccess) {
     // #20 probe 11: a headless run that never reached the service exited 0.
     const std::string dir = temp_dir();
