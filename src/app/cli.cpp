@@ -88,6 +88,8 @@ constexpr flag_def flag_table[] = {
     {"--ca-file", "network.ca_file", "FILE", nullptr, g_net, "Extra CA certificates (PEM)"},
     {"--insecure-skip-verify", "network.insecure_skip_verify", nullptr, "true", g_net,
      "DANGEROUS: do not verify the server certificate"},
+    {"--allow-plain-ws", "network.allow_plain_ws", nullptr, "true", g_net,
+     "Allow a plain ws:// endpoint that is not on this machine (no TLS)"},
     {"--proxy", "network.proxy", "URL", nullptr, g_net,
      "HTTPS proxy (default: HTTPS_PROXY from the environment)"},
     {"--log-level", "logging.level", "LEVEL", nullptr, g_log,

@@ -6,6 +6,8 @@
 #include <system_error>
 
 #include "ava/core/error.hpp"
+#include "ava/core/text.hpp"
+#include "ava/realtime/provider.hpp"
 #include "config_layers.hpp"
 #include "config_values.hpp"
 
@@ -110,6 +112,25 @@ void finish(loaded_config& out) {
         out.warnings.push_back("voice '" + c.session.voice +
                                "' is not a built-in voice (alloy, ash, ballad, coral, echo, sage, "
                                "shimmer, verse, marin, cedar); using it as a custom voice");
+    }
+    // Plain ws:// to another machine sends the key and the conversation in clear: refused here,
+    // at start (exit 2), unless allowed; the connection would refuse it later anyway (exit 1).
+    if (const std::string url = c.realtime_url();
+        core::ascii_lower(url).starts_with("ws://") && !c.network.allow_plain_ws) {
+        std::string host;
+        try {
+            host = realtime::parse_url(url).host;
+        } catch (const std::exception&) {
+            host.clear();  // a malformed URL is reported where it is used, with its own words
+        }
+        if (!host.empty() && !realtime::is_loopback_host(host)) {
+            throw config_error(origin_of(out, c.provider.endpoint.empty() ? "openai.base_url"
+                                                                          : "provider.endpoint") +
+                               ": plain ws:// to " + host +
+                               " would send the API key and the conversation unencrypted; use "
+                               "wss://, or allow it with --allow-plain-ws "
+                               "(network.allow_plain_ws)");
+        }
     }
     if (c.network.insecure_skip_verify) {
         out.warnings.push_back(

@@ -318,6 +318,7 @@ std::vector<key_def> build_keys() {
 
     k.push_back(path_key("network.ca_file", AVA_FIELD(network.ca_file)));
     k.push_back(bool_key("network.insecure_skip_verify", AVA_FIELD(network.insecure_skip_verify)));
+    k.push_back(bool_key("network.allow_plain_ws", AVA_FIELD(network.allow_plain_ws)));
     k.push_back(string_key("network.proxy", AVA_FIELD(network.proxy), check_proxy));
     k.push_back(string_key("network.no_proxy", AVA_FIELD(network.no_proxy)));
     k.push_back(

@@ -125,6 +125,7 @@ realtime::connection_options connection_options_from(const config& cfg, realtime
     c.target = std::move(ep);
     c.ca_file = cfg.network.ca_file;
     c.insecure_skip_verify = cfg.network.insecure_skip_verify;
+    c.allow_plain_ws = cfg.network.allow_plain_ws;
     if (!cfg.network.proxy.empty()) c.proxy = cfg.network.proxy;
     if (!cfg.network.no_proxy.empty()) c.no_proxy = cfg.network.no_proxy;
     // Unset: the proxy variables the loader passed on (it is the one reader of the environment).

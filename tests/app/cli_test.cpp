@@ -148,6 +148,22 @@ TEST_F(Cli, ProxyPasswordIsRedactedInThePrintedConfig) {
     EXPECT_NE(s.out.find("http://bob:[redacted]@127.0.0.1:3128"), std::string::npos) << s.out;
 }
 
+TEST_F(Cli, PlainWsToAnotherHostIsRefusedAtStartUnlessAllowed) {
+    // #20 point 7 and probe 16: refused at connect time (exit 1) before; now at start (exit 2).
+    const auto r = run({"--endpoint", "ws://example.com/v1/realtime", "--print-config"},
+                       {{"OPENAI_API_KEY", "sk-test-plainws-0123456789"}});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("plain ws:// to example.com"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--allow-plain-ws"), std::string::npos) << r.err;
+    const auto ok =
+        run({"--endpoint", "ws://example.com/v1/realtime", "--allow-plain-ws", "--print-config"},
+            {{"OPENAI_API_KEY", "sk-test-plainws-0123456789"}});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_NE(ok.out.find("allow_plain_ws = true"), std::string::npos);
+    // Loopback needs no permission.
+    EXPECT_EQ(run({"--endpoint", "ws://127.0.0.1:9/v1/realtime", "--print-config"}).exit_code, 0);
+}
+
 TEST_F(Cli, UnknownVoiceIsAcceptedWithAWarning) {
     const auto r = run({"--voice", "my-custom-voice", "--print-config"});
     EXPECT_EQ(r.exit_code, 0);

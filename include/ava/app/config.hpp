@@ -138,6 +138,7 @@ struct reconnect_policy {
 struct network_config {
     std::string ca_file;                ///< extra CA bundle (PEM); the system store is kept
     bool insecure_skip_verify = false;  ///< DANGEROUS: no certificate check (loud warning)
+    bool allow_plain_ws = false;        ///< allow ws:// (no TLS) to a host that is not loopback
     std::string proxy;                  ///< http://host:port for CONNECT (HTTPS_PROXY)
     std::string no_proxy;               ///< hosts that bypass the proxy (NO_PROXY)
     std::chrono::milliseconds connect_timeout{10000};
