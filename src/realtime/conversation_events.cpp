@@ -364,9 +364,11 @@ void conversation::handle(decode_error& e, steady_time now) {
         response_finished(r, now);
     }
     report_held_bad_events(now, false);
+    // The event and the field with its JSON path: "missing required field" alone told the
+    // user nothing about what the server sent.
     std::string what = "could not read a server event" +
                        (e.event_type.empty() ? std::string() : " (" + e.event_type + ")") + ": " +
-                       e.message;
+                       (e.field.empty() ? std::string() : e.field + ": ") + e.message;
     if (bad_events_.shown == 0 && bad_events_.held == 0) bad_events_.start = now;
     if (bad_events_.shown < shown_per_window) {
         ++bad_events_.shown;
