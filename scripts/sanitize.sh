@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sanitizer jobs (AVA_SANITIZE, cmake/AvaSanitizers.cmake), each in a build directory of its own:
+#   asan   AddressSanitizer + UndefinedBehaviorSanitizer over the suites that read hostile
+#          input or own memory tricks: core (base64, text, JSON strings, log redaction), the
+#          codec, the conversation, the simulator, the tools (registry, runner, handlers against
+#          real loopback servers) and audio (rings, engine, WAV device). CI runs this one.
+#   tsan   ThreadSanitizer over the suites with threads of their own: the ring and engine, the
+#          tool runner, the connection and the session. By hand: scripts/sanitize.sh tsan
+# The test executables are run directly (every test in them), not through ctest, so only the
+# targets named here are built: a whole sanitized tree takes over 30 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+modes=${*:-asan}
+jobs=$(nproc)
+common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAVA_WARNINGS_AS_ERRORS=ON
+        -DAVA_BUILD_BENCH=OFF -DAVA_BUILD_EXAMPLES=OFF ${AVA_SANITIZE_CMAKE_ARGS:-})
+run_tests() {  # dir, then "executable[:gtest filter]" ...
+    local dir=$1 spec exe filter
+    shift
+    for spec in "$@"; do
+        exe=${spec%%:*}
+        filter='*'
+        [[ $spec == *:* ]] && filter=${spec#*:}
+        echo "sanitize: $exe ($filter)"
+        (cd "$dir" && "./$exe" --gtest_brief=1 --gtest_filter="$filter")
+    done
+}
+for mode in $modes; do
+    start=$(date +%s)
+    case $mode in
+    asan)
+        dir=${AVA_ASAN_DIR:-build-asan}
+        cmake -S . -B "$dir" "${common[@]}" "-DAVA_SANITIZE=address;undefined" >/dev/null
+        cmake --build "$dir" -j "$jobs" --target core_test codec_test conversation_test sim_test \
+            tools_test audio_test
+        export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
+        export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+        run_tests "$dir" tests/core/core_test tests/realtime/codec/codec_test \
+            tests/realtime/conversation/conversation_test tests/sim/sim_test \
+            tests/tools/tools_test tests/audio/audio_test
+        ;;
+    tsan)
+        dir=${AVA_TSAN_DIR:-build-tsan}
+        cmake -S . -B "$dir" "${common[@]}" -DAVA_SANITIZE=thread >/dev/null
+        cmake --build "$dir" -j "$jobs" \
+            --target audio_test tools_test connection_test integration_test
+        export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+        run_tests "$dir" tests/audio/audio_test "tests/tools/tools_test:runner.*" \
+            tests/realtime/connection/connection_test tests/session/integration_test
+        ;;
+    *)
+        echo "sanitize: unknown mode '$mode' (asan, tsan)" >&2
+        exit 2
+        ;;
+    esac
+    echo "sanitize: $mode took $(( $(date +%s) - start )) s"
+done
