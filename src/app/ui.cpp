@@ -26,10 +26,7 @@ constexpr auto hint_time = std::chrono::seconds(4);
 
 std::string shorten(std::string_view s, std::size_t max) {
     if (s.size() <= max) return std::string(s);
-    std::size_t cut = max;
-    // Never cut a UTF-8 character in half.
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-    return std::string(s.substr(0, cut)) + "...";
+    return std::string(s.substr(0, core::utf8_prefix(s, max))) + "...";  // never half a character
 }
 
 /// One displayed row of text from outside (the model, the server, a tool): newlines and tabs

@@ -106,10 +106,16 @@ std::string printable(std::string_view s, bool one_line) {
     return out;
 }
 
-std::string clip(std::string_view s, std::size_t max_bytes) {
-    if (s.size() <= max_bytes) return std::string(s);
+std::size_t utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
+    if (s.size() <= max_bytes) return s.size();
     std::size_t cut = max_bytes;
     while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return cut;
+}
+
+std::string clip(std::string_view s, std::size_t max_bytes) {
+    if (s.size() <= max_bytes) return std::string(s);
+    const std::size_t cut = utf8_prefix(s, max_bytes);
     return std::string(s.substr(0, cut)) + " ... (" + std::to_string(s.size() - cut) +
            " bytes more)";
 }

@@ -28,6 +28,10 @@ std::size_t utf8_length_at(std::string_view s, std::size_t i, char32_t& cp) noex
 /// '?'. With `one_line`, newlines and tabs become spaces too. Valid UTF-8 text passes unchanged.
 std::string printable(std::string_view s, bool one_line = false);
 
+/// The length of `s`'s longest prefix of at most `max_bytes` that does not end inside a UTF-8
+/// character.
+std::size_t utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept;
+
 /// `s` cut to at most `max_bytes` (never inside a UTF-8 character), with " ... (N bytes more)"
 /// saying what was left out. Unchanged when it fits.
 std::string clip(std::string_view s, std::size_t max_bytes);
