@@ -212,6 +212,41 @@ void runner::submit(tool_call call, result_callback on_done) {
     }
 }
 
+bool runner::cancel(std::string_view call_id, std::string_view reason) {
+    std::shared_ptr<call_state> target;
+    {
+        std::lock_guard lk(state_->m);
+        for (const auto& cs : state_->running) {
+            if (cs->call.call_id == call_id && !cs->delivered.load()) {
+                target = cs;
+                break;
+            }
+        }
+    }
+    if (!target) return false;
+    // As for a timeout: the answer first, then the stop request, so a handler that honours the
+    // token cannot win with a half-done result.
+    state_->deliver(*target,
+                    {.output_json = error_json(target->call.name + " " + std::string(reason))});
+    target->stop.request_stop();
+    return true;
+}
+
+std::size_t runner::cancel_all(std::string_view reason) {
+    std::vector<std::string> ids;
+    {
+        std::lock_guard lk(state_->m);
+        for (const auto& cs : state_->running) {
+            if (!cs->delivered.load()) ids.push_back(cs->call.call_id);
+        }
+    }
+    std::size_t n = 0;
+    for (const auto& id : ids) {
+        if (cancel(id, reason)) ++n;
+    }
+    return n;
+}
+
 void runner::shutdown() {
     {
         std::lock_guard lk(state_->m);

@@ -128,7 +128,7 @@ TEST(registry, lists_offered_tools_and_why_others_are_not) {
 
     const std::string table = reg.format_table();
     EXPECT_NE(table.find("NAME"), std::string::npos);
-    EXPECT_NE(table.find("a     offered"), std::string::npos) << table;
+    EXPECT_NE(table.find("a     -       offered"), std::string::npos) << table;
     EXPECT_NE(table.find("not offered: disabled in config"), std::string::npos) << table;
     EXPECT_NE(table.find("not offered: no base_url set"), std::string::npos) << table;
     EXPECT_NE(table.find("3 s"), std::string::npos) << table;

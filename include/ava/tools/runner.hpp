@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ava::tools {
 
@@ -65,6 +66,13 @@ class runner {
     /// Starts `call`. Unknown tool, tool not offered, arguments that fail the schema, too many
     /// calls in flight: all become error results through `on_done`, like handler failures.
     void submit(tool_call call, result_callback on_done);
+
+    /// Ends the running call `call_id` now: its callback gets {"error": "<name> <reason>"} at once
+    /// and the handler is asked to stop (its late answer is dropped). Returns false when no such
+    /// call is running. Any thread but a callback.
+    bool cancel(std::string_view call_id, std::string_view reason);
+    /// cancel() for every running call; returns how many were cancelled.
+    std::size_t cancel_all(std::string_view reason);
 
     /// Requests stop on every running call, suppresses all further callbacks, and waits up to
     /// `shutdown_grace` for handler threads to return. Idempotent; any thread but a callback.
