@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,7 @@ struct lights_settings {
 };
 
 struct weather_settings {
-    bool enabled = false;
+    bool enabled = true;  ///< Open-Meteo needs no key: on by default
     std::string geocoding_url = "https://geocoding-api.open-meteo.com/v1/search";
     std::string forecast_url = "https://api.open-meteo.com/v1/forecast";
     std::string units = "metric";  ///< metric or imperial
@@ -59,16 +60,46 @@ struct command_tool_settings {
     std::vector<std::string> argv;
     std::chrono::milliseconds timeout{10000};
     std::size_t max_output_bytes = 64 * 1024;
+    bool require_approval = false;  ///< ask the user before each call
 };
+
+/// One `[[tools.mcp]]` entry: a Model Context Protocol server started as a child process (no
+/// shell) and spoken to over its stdin/stdout (JSON-RPC 2.0, one message per line). Its tools are
+/// offered as function tools named `<name>__<tool>`.
+struct mcp_server_settings {
+    std::string name;                        ///< 1-32 of [A-Za-z0-9_-]; the tools' prefix
+    std::vector<std::string> command;        ///< argv; argv[0] looked up in PATH
+    std::map<std::string, std::string> env;  ///< added to (or replacing in) the environment
+    std::string cwd;                         ///< empty: ava-voice's working directory
+    bool enabled = true;
+    std::vector<std::string> allow;                  ///< the server's tool names; empty = all
+    std::vector<std::string> deny;                   ///< never offered, even when allowed
+    std::optional<bool> require_approval;            ///< unset: from the tool's annotations
+    std::chrono::milliseconds timeout{30000};        ///< per call
+    std::chrono::milliseconds start_timeout{20000};  ///< start + handshake + first tools/list
+};
+
+/// Who says yes to a tool that needs approval: `terminal` asks with a Y/N prompt, `voice` has
+/// the model ask and call again with user_approved=true; `automatic` picks terminal when the
+/// run has an interactive terminal, voice otherwise (headless and relay runs).
+enum class approval_mode { automatic, terminal, voice };
 
 struct tools_settings {
     std::chrono::milliseconds default_timeout{10000};
+    approval_mode approval = approval_mode::automatic;
+    std::chrono::milliseconds approval_timeout{30000};  ///< no answer in time counts as no
+    /// A call still running after this long gets the model a chance to say a short filler;
+    /// zero turns that off.
+    std::chrono::milliseconds filler_after{1500};
     http_settings http;
     calendar_settings calendar;
     lights_settings lights;
     weather_settings weather;
     email_settings email;
     std::vector<command_tool_settings> commands;
+    std::vector<mcp_server_settings> mcp;
+    /// Function names (built-in, command or `<server>__<tool>`) that need the user's yes.
+    std::vector<std::string> require_approval;
 };
 
 }  // namespace ava::tools
