@@ -57,10 +57,15 @@ void session::start_response(const json& overrides) {
     auto r = std::make_shared<response_state>(ex_);
     r->id = random_id("resp_");
     // Content: the follow-up of a tool round trip, or the next scenario turn.
+    const bool no_tools = overrides.value("tool_choice", json("auto")) == "none";
     if (!pending_calls_.empty() && !outputs_.empty()) {
         r->text = detail::substitute_outputs(followup_, outputs_);
         pending_calls_.clear();
         outputs_.clear();
+    } else if (!pending_calls_.empty() && no_tools) {
+        // A response while the calls still run, with tools off (a client's "still working"
+        // filler): a short holding line; the calls stay pending and the follow-up comes later.
+        r->text = "One moment, let me check that.";
     } else {
         pending_calls_.clear();
         outputs_.clear();
@@ -367,7 +372,7 @@ asio::awaitable<void> session::run_response(std::shared_ptr<session> self,
     const bool cancelled = !r->cancel_reason.empty();
     const json details =
         cancelled ? json{{"type", "cancelled"}, {"reason", r->cancel_reason}} : json(nullptr);
-    if (cancelled) pending_calls_.clear();
+    if (cancelled && !r->calls.empty()) pending_calls_.clear();  // not for a filler
     resp_.reset();
     st_.update(index_, [&](summary& s, session_summary& ss) {
         s.responses++;

@@ -162,6 +162,7 @@ void conversation::on_tick(steady_time now) {
     if (stopped_) return;
     report_held_bad_events(now, false);
     check_response_stall(now);
+    check_slow_tools(now);
     after_input(now);
 }
 

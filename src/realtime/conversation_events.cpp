@@ -266,7 +266,7 @@ void conversation::response_finished(const response_info& r, steady_time now) {
     // arguments.done): collect them too.
     for (const item& it : r.output) {
         if (it.type == "function_call" && !it.call_id.empty() && it.status != "incomplete") {
-            add_tool_call(r.id, it.call_id, it.name, it.arguments);
+            add_tool_call(r.id, it.call_id, it.name, it.arguments, now);
         }
     }
     if (auto b = batches_.find(r.id); b != batches_.end()) {
@@ -291,10 +291,10 @@ void conversation::handle(server::output_item_added& e, steady_time now) {
     }
 }
 
-void conversation::handle(server::output_item_done& e, steady_time /*now*/) {
+void conversation::handle(server::output_item_done& e, steady_time now) {
     if (e.item.type == "function_call" && !e.item.call_id.empty() &&
         e.item.status != "incomplete") {
-        add_tool_call(e.response_id, e.item.call_id, e.item.name, e.item.arguments);
+        add_tool_call(e.response_id, e.item.call_id, e.item.name, e.item.arguments, now);
     }
 }
 
@@ -342,8 +342,8 @@ void conversation::handle(server::output_text_done& e, steady_time /*now*/) {
     finish_text(e.item_id, e.text);
 }
 
-void conversation::handle(server::function_call_arguments_done& e, steady_time /*now*/) {
-    add_tool_call(e.response_id, e.call_id, e.name, e.arguments);
+void conversation::handle(server::function_call_arguments_done& e, steady_time now) {
+    add_tool_call(e.response_id, e.call_id, e.name, e.arguments, now);
 }
 
 void conversation::handle(server::conversation_item_truncated& /*e*/, steady_time /*now*/) {}

@@ -21,11 +21,12 @@ void conversation::request_response(steady_time /*now*/) {
     send_response_create();
 }
 
-void conversation::send_response_create() {
+void conversation::send_response_create(std::optional<response_overrides> overrides) {
     pending_create_ = false;
     response_ = response_state::requested;
     response_activity_ = {};  // the stall clock starts at the next tick (no `now` here)
-    create_event_id_ = send(client::response_create{});
+    create_event_id_ =
+        send(client::response_create{.event_id = {}, .response = std::move(overrides)});
 }
 
 // ---- barge-in (rule 1) -----------------------------------------------------------------------

@@ -199,6 +199,12 @@ class conversation {
     /// A tool finished. `is_error`: `output` is an error text (or a JSON object) for the model.
     void on_tool_result(std::string_view call_id, std::string_view output, bool is_error,
                         steady_time now);
+    /// A tool call is waiting for something other than its own work (the user's approval on
+    /// screen): the filler, if one is spoken, says so instead of "checking". Empty clears it.
+    void on_tool_waiting(std::string_view call_id, std::string_view why, steady_time now);
+    /// The offered tools changed (an MCP server's list changed): kept for every later
+    /// session.update and, when connected, sent now as a session.update of the tools alone.
+    void set_tools(std::vector<tool_def> tools, steady_time now);
     /// Timers: transcript wait timeouts and the rollover check. Call every ~250 ms.
     void on_tick(steady_time now);
 
@@ -248,8 +254,12 @@ class conversation {
     struct tool_batch {
         std::vector<std::string> call_ids;
         std::map<std::string, std::optional<std::string>> outputs;
+        std::map<std::string, std::string> names;    ///< call id -> tool name
+        std::map<std::string, std::string> waiting;  ///< call id -> what it waits for
         bool response_done = false;
         bool cancelled = false;
+        bool filler_sent = false;
+        steady_time started{};
     };
 
     void emit(action a) { out_.push_back(std::move(a)); }
@@ -285,11 +295,13 @@ class conversation {
     [[nodiscard]] bool line_ready(const item_rec& rec) const;
 
     void request_response(steady_time now);
-    void send_response_create();
+    void send_response_create(std::optional<response_overrides> overrides = std::nullopt);
+    /// One spoken filler for a tool batch that runs longer than tool_filler_after.
+    void check_slow_tools(steady_time now);
     void response_finished(const response_info& r, steady_time now);
     void barge_in(interrupt_source src, steady_time now);
     void add_tool_call(const std::string& response_id, const std::string& call_id,
-                       const std::string& name, const std::string& args);
+                       const std::string& name, const std::string& args, steady_time now);
     void maybe_finish_batch(const std::string& response_id, steady_time now);
     void mark_played_out(item_rec& rec);
     void check_rollover(steady_time now);

@@ -45,6 +45,11 @@ struct conversation_options {
     /// A response in flight with no server event at all for this long is ended here (a
     /// warning, a response.cancel, its tool calls run): the conversation never waits forever.
     std::chrono::milliseconds response_stall{20000};
+    /// A tool batch still running this long after its calls were made (and after the response
+    /// that made them ended) gets one short spoken filler: a response.create with instructions
+    /// to say briefly that the answer is coming, tool_choice "none". The real answer follows
+    /// when the results arrive. Zero: never.
+    std::chrono::milliseconds tool_filler_after{1500};
     /// How long an assistant line waits for the user line before it to become final.
     std::chrono::milliseconds transcript_wait{4000};
     /// Push to talk: a turn shorter than this is cleared, not committed (server minimum 100 ms).
@@ -101,6 +106,7 @@ struct session_summary {
     int reconnects = 0;  ///< successful reconnects after the first connection
     int tool_calls_ok = 0;
     int tool_calls_failed = 0;
+    int tool_fillers = 0;  ///< spoken fillers while a slow tool ran
     std::int64_t user_words = 0;
     std::int64_t assistant_words = 0;  ///< heard words only
     std::vector<std::chrono::milliseconds> latencies;

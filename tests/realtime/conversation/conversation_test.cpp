@@ -1459,3 +1459,100 @@ TEST_F(Conversation, AFloodOfBadEventsIsOneLineWithACount) {
 }
 
 }  // namespace
+
+// ---- slow tools: one spoken filler, never a second response in flight (#19) ------------------
+
+TEST_F(Conversation, SlowToolGetsOneFillerAndTheAnswerFollowsIt) {
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(function_call_done("r1", "call_a", "get_weather", R"({"city":"Oslo"})"));
+    ev(response_done("r1"));
+    // Under the threshold: nothing.
+    advance(milliseconds{1000});
+    c->on_tick(now);
+    EXPECT_TRUE(sent<client::response_create>(c->drain()).empty());
+    advance(milliseconds{600});
+    c->on_tick(now);
+    auto acts = c->drain();
+    auto creates = sent<client::response_create>(acts);
+    ASSERT_EQ(creates.size(), 1u);
+    ASSERT_TRUE(creates[0].response.has_value());
+    EXPECT_EQ(creates[0].response->tool_choice, "none");
+    ASSERT_TRUE(creates[0].response->instructions.has_value());
+    EXPECT_NE(creates[0].response->instructions->find("one short sentence"), std::string::npos);
+    EXPECT_EQ(creates[0].response->metadata.at("ava_purpose"), "tool_filler");
+    EXPECT_EQ(c->summary().tool_fillers, 1);
+    // Only one per batch, however long the tool takes.
+    advance(milliseconds{5000});
+    c->on_tick(now);
+    EXPECT_TRUE(sent<client::response_create>(c->drain()).empty());
+
+    // The filler is being spoken when the result arrives: the output goes at once, the
+    // response.create waits for the filler's response.done (one response at a time).
+    ev(response_created("r_fill"));
+    c->on_tool_result("call_a", R"({"temp":3})", false, now);
+    acts = c->drain();
+    EXPECT_EQ(sent_types(acts), (std::vector<std::string>{"conversation.item.create"}));
+    acts = ev(response_done("r_fill"));
+    creates = sent<client::response_create>(acts);
+    ASSERT_EQ(creates.size(), 1u);
+    EXPECT_FALSE(creates[0].response.has_value());  // the real answer, with tools
+}
+
+TEST_F(Conversation, FillerWaitsForTheUserAndForPlaybackAndCanBeTurnedOff) {
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(function_call_done("r1", "call_a", "f", "{}"));
+    ev(response_done("r1"));
+    ev(speech_started("u2"));  // the user is talking: no filler over them
+    advance(milliseconds{3000});
+    c->on_tick(now);
+    EXPECT_TRUE(sent<client::response_create>(c->drain()).empty());
+    ev(speech_stopped("u2"));
+    c->on_tick(now);
+    EXPECT_EQ(sent<client::response_create>(c->drain()).size(), 1u);
+
+    auto o = default_options();
+    o.tool_filler_after = milliseconds{0};
+    make(o);
+    connect();
+    ev(response_created("r1"));
+    ev(function_call_done("r1", "call_a", "f", "{}"));
+    ev(response_done("r1"));
+    advance(milliseconds{10000});
+    c->on_tick(now);
+    EXPECT_TRUE(sent<client::response_create>(c->drain()).empty());
+}
+
+TEST_F(Conversation, FillerForAnApprovalSaysWhatItWaitsFor) {
+    make();
+    connect();
+    ev(response_created("r1"));
+    ev(function_call_done("r1", "call_a", "send_email", "{}"));
+    ev(response_done("r1"));
+    c->on_tool_waiting("call_a", "waiting for the user to approve it on screen (Y or N)", now);
+    advance(milliseconds{2000});
+    c->on_tick(now);
+    auto creates = sent<client::response_create>(c->drain());
+    ASSERT_EQ(creates.size(), 1u);
+    EXPECT_NE(creates[0].response->instructions->find("approve it on screen"), std::string::npos);
+}
+
+TEST_F(Conversation, ChangedToolsGoOutAsASessionUpdateOfTheToolsAlone) {
+    make();
+    connect();
+    std::vector<tool_def> tools{{.name = "files__read_text_file",
+                                 .description = "Read a file",
+                                 .parameters_json = R"({"type":"object"})"}};
+    c->set_tools(tools, now);
+    auto ups = sent<client::session_update>(c->drain());
+    ASSERT_EQ(ups.size(), 1u);
+    ASSERT_TRUE(ups[0].session.tools.has_value());
+    EXPECT_EQ(ups[0].session.tools->size(), 1u);
+    EXPECT_FALSE(ups[0].session.voice.has_value());  // nothing else is re-sent
+    EXPECT_FALSE(ups[0].session.instructions.has_value());
+    c->set_tools(tools, now);  // unchanged: nothing
+    EXPECT_TRUE(sent<client::session_update>(c->drain()).empty());
+}
