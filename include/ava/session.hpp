@@ -29,6 +29,7 @@
 #include "ava/realtime/connection_options.hpp"
 #include "ava/realtime/conversation_types.hpp"
 #include "ava/tools/registry.hpp"
+#include "ava/tools/settings.hpp"
 #include "ava/tools/tool.hpp"
 
 namespace ava {
@@ -62,6 +63,16 @@ struct session_options {
     /// progress, backlog). While the device captures, the io thread instead phase-locks onto its
     /// 20 ms frames (it wakes ~1 ms after each is due), so this only bounds the idle cadence.
     std::chrono::milliseconds tick{20};
+
+    /// Function names that need the user's yes before they run, besides the tools the registry
+    /// marks require_approval (MCP tools with destructive annotations, configured ones).
+    std::vector<std::string> require_approval;
+    /// Who gives that yes. terminal: on_approval is called and the call waits for approve()
+    /// (or `approval_timeout`, which counts as no). voice: the model is told the call needs the
+    /// user's spoken yes and must call again with user_approved=true. automatic: terminal when
+    /// on_approval is set, voice otherwise.
+    tools::approval_mode approval = tools::approval_mode::automatic;
+    std::chrono::milliseconds approval_timeout{30000};
 };
 
 /// A transcript line or an update of it (see realtime::act::transcript for the ordering rules).
@@ -85,6 +96,16 @@ struct tool_event {
     bool ok = false;
     std::string output_json;  ///< when finished: what the model receives
     std::chrono::milliseconds elapsed{0};
+};
+
+/// A tool call waiting for the user's yes (terminal approval), and how it was settled.
+struct approval_request {
+    enum class state { pending, approved, denied, timed_out, cancelled };
+    std::string call_id;
+    std::string name;
+    std::string arguments_json;
+    std::chrono::milliseconds timeout{0};
+    state st = state::pending;
 };
 
 /// How a session ended.
@@ -111,6 +132,10 @@ struct session_callbacks {
     std::function<void()> on_interrupted;
     std::function<void(const realtime::act::turn_metrics&)> on_turn;
     std::function<void(const realtime::act::usage_metrics&)> on_usage;
+    /// A tool call needs the user's yes (state pending), or a pending one was settled.
+    /// Answer a pending one with session::approve(). Setting this selects terminal approval
+    /// when session_options::approval is automatic.
+    std::function<void(const approval_request&)> on_approval;
 };
 
 class session {
@@ -141,6 +166,11 @@ class session {
     void interrupt();         ///< cancel the reply now (with truncation)
     void talk(bool pressed);  ///< push-to-talk (manual turns)
     void set_muted(bool muted);
+    /// Answers a pending approval (empty `call_id`: the oldest one). Any thread.
+    void approve(std::string call_id, bool yes);
+    /// Cancels every running tool call and pending approval: the model hears that the user
+    /// cancelled it. Any thread.
+    void cancel_tools();
     /// Ends the session gracefully (closes the socket, stops the device, finishes files).
     void stop();
 

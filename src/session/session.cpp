@@ -46,6 +46,12 @@ void session::talk(bool pressed) {
 void session::set_muted(bool muted) {
     impl_->set_muted(muted);
 }
+void session::approve(std::string call_id, bool yes) {
+    impl_->approve(std::move(call_id), yes);
+}
+void session::cancel_tools() {
+    impl_->cancel_tools();
+}
 void session::stop() {
     impl_->stop();
 }

@@ -84,10 +84,7 @@ void session::impl::apply(realtime::act::call_tool& a) {
     ev.name = a.name;
     ev.arguments_json = a.arguments_json;
     call(cbs_.on_tool, ev);
-    runner_->submit({a.call_id, a.name, a.arguments_json}, [this](tools::tool_result r) {
-        // A runner thread: hand the result to the io thread.
-        asio::post(ioc_, [this, r = std::move(r)]() mutable { on_tool_done(std::move(r)); });
-    });
+    begin_tool_call(a);
 }
 
 void session::impl::apply(realtime::act::transcript& a) {

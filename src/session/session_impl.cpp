@@ -45,16 +45,24 @@ void session::impl::start() {
         throw std::system_error(make_error_code(errc::bad_config),
                                 "ava::session: start() called twice");
     }
-    // The offered tools go into every session.update.
-    const std::vector<tools::tool_spec> specs = registry_.specs();
-    if (!specs.empty()) {
-        auto& defs = opts_.conversation.session.tools;
-        if (!defs.has_value()) defs.emplace();
-        for (const tools::tool_spec& s : specs) {
-            defs->push_back({.name = s.name,
-                             .description = s.description,
-                             .parameters_json = s.parameters_json});
-        }
+    // The offered tools go into every session.update; a registry change (an MCP server's new
+    // list) is sent as a session.update of the tools alone. The listener is set first, so a
+    // change made while this runs is not missed (a duplicate list is not sent twice).
+    registry_.set_on_change([this] {
+        post([this] {
+            std::vector<realtime::tool_def> defs = extra_tool_defs_;
+            for (auto& d : offered_tools()) defs.push_back(std::move(d));
+            conv_->set_tools(std::move(defs), clock::now());
+            drain();
+        });
+    });
+    if (auto defs = offered_tools(); !defs.empty()) {
+        auto& mine = opts_.conversation.session.tools;
+        if (!mine.has_value()) mine.emplace();
+        extra_tool_defs_ = *mine;
+        mine->insert(mine->end(), defs.begin(), defs.end());
+    } else if (opts_.conversation.session.tools.has_value()) {
+        extra_tool_defs_ = *opts_.conversation.session.tools;
     }
     conv_ = std::make_unique<realtime::conversation>(opts_.conversation);
 

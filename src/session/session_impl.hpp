@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +81,8 @@ class session::impl {
     void interrupt();
     void talk(bool pressed);
     void set_muted(bool muted);
+    void approve(std::string call_id, bool yes);
+    void cancel_tools();
     void stop();
 
     session_result wait();
@@ -197,6 +200,23 @@ class session::impl {
 
     void on_tool_done(tools::tool_result r);
 
+    // ---- io thread: tool approval and the offered tools (session_tools.cpp) ------------------
+    /// The offered tools as the model sees them (voice approval adds user_approved).
+    std::vector<realtime::tool_def> offered_tools() const;
+    [[nodiscard]] bool needs_approval(const std::string& name) const;
+    [[nodiscard]] bool terminal_approval() const;
+    /// Runs the call now, or first asks for the user's yes. Returns after queueing.
+    void begin_tool_call(const realtime::act::call_tool& a);
+    void submit_tool(const std::string& call_id, const std::string& name,
+                     const std::string& arguments_json);
+    /// Answers a call without running it (denied, timed out, needs a spoken yes).
+    void answer_tool_now(const std::string& call_id, const std::string& name, std::string output,
+                         bool ok);
+    void settle_approval(const std::string& call_id, approval_request::state st,
+                         std::string_view by);
+    void record_approval(const std::string& call_id, const std::string& name,
+                         std::string_view decision, std::string_view by);
+
     // ---- io thread: the tick -------------------------------------------------------------------
     // The tick phase-locks onto the capture cadence: it wakes ~1 ms after the device is due to
     // complete the next 20 ms mic frame, so a frame waits ~1 ms for its append instead of up to
@@ -282,6 +302,15 @@ class session::impl {
     std::vector<audio::playback_report> reports_;  // forward_playback()'s buffer
     int tools_pending_ = 0;
     std::map<std::string, std::string> tool_args_;
+    struct pending_approval {
+        approval_request req;
+        std::unique_ptr<asio::steady_timer> timer;
+        std::uint64_t seq = 0;  ///< arrival order: approve("") takes the oldest
+    };
+    std::map<std::string, pending_approval> approvals_;  ///< terminal approvals, by call id
+    std::uint64_t approval_seq_ = 0;
+    std::vector<realtime::tool_def> extra_tool_defs_;  ///< the embedder's own raw tool defs
+    std::set<std::string> voice_drafts_;  ///< "name\nargs" read back and awaiting a spoken yes
     clock::time_point next_conv_tick_{};
     clock::time_point next_counter_log_{};
     audio::engine_stats logged_stats_{};  // the counters as last logged

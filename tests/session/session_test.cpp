@@ -24,31 +24,8 @@ namespace {
 using namespace std::chrono_literals;
 const std::string key = "sk-it-test-key-0123456789abcdef";
 
-std::unique_ptr<audio::wav_device> wav(const std::string& in, const std::string& out,
-                                       audio::wav_pacing pacing) {
-    audio::wav_device_options o;
-    o.input_path = in;
-    o.output_path = out;
-    o.pacing = pacing;
-    return audio::open_wav_device(o);
-}
-
 bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-/// Client events the simulator received from session number `index` (0-based).
-std::vector<json> sim_received(const std::string& events_file, const sim::summary& sum,
-                               std::size_t index, const std::string& type) {
-    std::vector<json> out;
-    if (index >= sum.per_session.size()) return out;
-    for (const json& j : read_jsonl(events_file)) {
-        if (j.value("dir", "") == "in" && j.value("session", "") == sum.per_session[index].id &&
-            j.value("type", "") == type) {
-            out.push_back(j["event"]);
-        }
-    }
-    return out;
 }
 
 // ---- a conversation ---------------------------------------------------------------------------

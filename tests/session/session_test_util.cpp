@@ -33,6 +33,28 @@ const std::string& server_key() {
     return certs().server_key;
 }
 
+std::unique_ptr<audio::wav_device> wav(const std::string& in, const std::string& out,
+                                       audio::wav_pacing pacing) {
+    audio::wav_device_options o;
+    o.input_path = in;
+    o.output_path = out;
+    o.pacing = pacing;
+    return audio::open_wav_device(o);
+}
+
+std::vector<json> sim_received(const std::string& events_file, const sim::summary& sum,
+                               std::size_t index, const std::string& type) {
+    std::vector<json> out;
+    if (index >= sum.per_session.size()) return out;
+    for (const json& j : read_jsonl(events_file)) {
+        if (j.value("dir", "") == "in" && j.value("session", "") == sum.per_session[index].id &&
+            j.value("type", "") == type) {
+            out.push_back(j["event"]);
+        }
+    }
+    return out;
+}
+
 std::string temp_dir() {
     return test::make_temp_dir("ava-it-");
 }

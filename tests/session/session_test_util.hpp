@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ava/audio/wav_device.hpp"
 #include "ava/session.hpp"
 #include "ava/sim/server.hpp"
 
@@ -30,6 +31,13 @@ const std::string& server_key();
 
 /// A fresh temporary directory for one test.
 std::string temp_dir();
+
+/// A WAV device reading `in` (empty: silence) and writing `out`.
+std::unique_ptr<audio::wav_device> wav(const std::string& in, const std::string& out,
+                                       audio::wav_pacing pacing);
+/// Client events the simulator received from session number `index` (0-based).
+std::vector<json> sim_received(const std::string& events_file, const sim::summary& sum,
+                               std::size_t index, const std::string& type);
 
 // ---- audio files -------------------------------------------------------------------------------
 pcm read_wav(const std::string& path, int* channels = nullptr);
