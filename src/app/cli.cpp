@@ -1,6 +1,8 @@
 // CLI11 mapping and the front end. CLI11 is used only in this file.
 #include "ava/app/cli.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <iomanip>
@@ -18,6 +20,8 @@
 #include "config_keys.hpp"
 
 #include "ava/audio/devices.hpp"
+#include "ava/tools/builtin.hpp"
+#include "ava/tools/mcp.hpp"
 
 namespace ava::app {
 namespace {
@@ -128,10 +132,6 @@ std::string secret_variable(std::string_view key) {
     return "it";
 }
 
-std::string yes_no(bool b) {
-    return b ? "enabled" : "disabled";
-}
-
 int list_devices(std::ostream& out, std::ostream& err) {
     const auto devices = audio::list_devices();
     if (devices.empty()) {
@@ -168,28 +168,49 @@ int list_providers(const config& cfg, std::ostream& out) {
     return 0;
 }
 
+/// One line per MCP server for --list-tools: its state, tools, protocol and last error.
+std::string describe(const tools::mcp_server_status& s) {
+    std::string line = s.name + ": " + std::string(tools::to_string(s.state));
+    if (s.state == tools::mcp_state::restarting) {
+        line += " (next try in " + std::to_string((s.restart_in.count() + 999) / 1000) + " s)";
+    }
+    if (s.state != tools::mcp_state::disabled) {
+        line += ", " + std::to_string(s.tools) + (s.tools == 1 ? " tool" : " tools");
+    }
+    if (!s.protocol_version.empty()) line += ", protocol " + s.protocol_version;
+    if (!s.last_error.empty()) line += "; last error: " + s.last_error;
+    if (s.state == tools::mcp_state::disabled) line += " (enabled = false in its [[tools.mcp]])";
+    return line;
+}
+
 int list_tools(const config& cfg, std::ostream& out) {
-    const auto& t = cfg.tools;
-    out << "calendar  " << yes_no(t.calendar.enabled)
-        << (t.calendar.source.empty() ? "  (no source: set tools.calendar.source)"
-                                      : "  source " + t.calendar.source)
-        << '\n';
-    out << "lights    " << yes_no(t.lights.enabled)
-        << (t.lights.base_url.empty() ? "  (no Home Assistant: set tools.lights.base_url)"
-                                      : "  " + t.lights.base_url)
-        << (t.lights.token.empty() ? ", no token" : ", token set") << '\n';
-    out << "weather   " << yes_no(t.weather.enabled) << "  Open-Meteo, " << t.weather.units
-        << (t.weather.default_location.empty() ? "" : ", default " + t.weather.default_location)
-        << '\n';
-    out << "email     " << yes_no(t.email.enabled)
-        << (t.email.smtp_url.empty() ? "  (no server: set tools.email.smtp_url)"
-                                     : "  " + t.email.smtp_url)
-        << (t.email.confirm ? ", asks before sending" : ", sends without asking") << '\n';
-    for (const auto& c : t.commands) {
-        out << c.name << "  command: ";
-        for (std::size_t i = 0; i < c.argv.size(); ++i) out << (i ? " " : "") << c.argv[i];
-        if (!c.description.empty()) out << "  (" << c.description << ')';
-        out << '\n';
+    // The very registry a run builds, so what is listed is what the model would be offered.
+    tools::registry reg(cfg.tools.default_timeout);
+    tools::register_builtin_tools(reg, cfg.tools);
+    std::optional<tools::mcp_bridge> mcp;
+    if (!cfg.tools.mcp.empty()) {
+        std::chrono::milliseconds wait{0};
+        for (const auto& m : cfg.tools.mcp) wait = std::max(wait, m.start_timeout);
+        mcp.emplace(reg, cfg.tools.mcp);
+        mcp->start(wait);
+    }
+    out << reg.format_table();
+    std::string approval;
+    for (const auto& t : reg.all()) {
+        const bool listed =
+            std::find(cfg.tools.require_approval.begin(), cfg.tools.require_approval.end(),
+                      t->spec().name) != cfg.tools.require_approval.end();
+        if (t->require_approval || listed) {
+            approval += (approval.empty() ? "" : ", ") + t->spec().name;
+        }
+    }
+    if (!approval.empty()) out << "\nasks for your yes before running: " << approval << '\n';
+    if (mcp) {
+        out << "\nMCP servers:\n";
+        for (const auto& s : mcp->status()) out << "  " << describe(s) << '\n';
+    } else {
+        out << "\nMCP servers: none ([[tools.mcp]] in the config file adds one; see "
+               "docs/mcp.md)\n";
     }
     return 0;
 }
@@ -432,6 +453,9 @@ int main_entry(int argc, const char* const* argv, const run_function& run,
             case command::list_providers:
                 return list_providers(cfg, out);
             case command::list_tools:
+                // The table is the output: MCP servers' start-up chatter at info would only
+                // interleave with it (warnings still show).
+                if (cfg.logging.level == "info") log::init({"warn", cfg.logging.file, true});
                 return list_tools(cfg, out);
             default:
                 break;

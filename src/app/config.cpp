@@ -114,6 +114,7 @@ loaded_config load_config(const config_sources& sources) {
     loaded_config out;
     for (const auto& k : keys()) out.origins[k.info.name] = "default";
     out.origins["tools.command"] = "default";
+    out.origins["tools.mcp"] = "default";
     std::string home;
     if (sources.env) home = sources.env("HOME").value_or("");
 

@@ -74,6 +74,17 @@ void require_parent_dir(const loaded_config& out, const std::string& key, const 
 
 void finish(loaded_config& out) {
     config& c = out.cfg;
+    // A tool whose own service is configured is on, unless the config says enabled = false:
+    // setting a calendar source and then also having to find `enabled` is one step too many.
+    const auto on_when_configured = [&](const char* key, bool configured, bool& enabled) {
+        if (configured && out.origins[key] == "default") enabled = true;
+    };
+    on_when_configured("tools.calendar.enabled", !c.tools.calendar.source.empty(),
+                       c.tools.calendar.enabled);
+    on_when_configured("tools.lights.enabled", !c.tools.lights.base_url.empty(),
+                       c.tools.lights.enabled);
+    on_when_configured("tools.email.enabled", !c.tools.email.smtp_url.empty(),
+                       c.tools.email.enabled);
     require_readable(out, "session.instructions_file", c.session.instructions_file);
     require_readable(out, "headless.input_wav", c.headless.input_wav);
     require_readable(out, "sim.scenario", c.sim.scenario);

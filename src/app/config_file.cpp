@@ -1,5 +1,5 @@
-// The config file layer: a TOML file walked against the key table, [[tools.command]] entries,
-// unknown keys reported together in file order.
+// The config file layer: a TOML file walked against the key table, [[tools.command]] and
+// [[tools.mcp]] entries, unknown keys reported together in file order.
 #include <algorithm>
 #include <limits>
 #include <set>
@@ -26,6 +26,29 @@ std::string where(const fs::path& file, const toml::source_region& src) {
 /// Unknown keys with their position, reported together in file order.
 using unknown_list = std::vector<std::pair<toml::source_position, std::string>>;
 
+std::vector<std::string> toml_strings(const toml::node& node) {
+    const auto* arr = node.as_array();
+    if (arr == nullptr) throw value_error("must be an array of strings");
+    std::vector<std::string> out;
+    for (const auto& e : *arr) {
+        if (e.as_string() == nullptr) throw value_error("must be an array of strings");
+        out.push_back(e.as_string()->get());
+    }
+    return out;
+}
+
+bool toml_bool(const toml::node& node) {
+    const auto* b = node.as_boolean();
+    if (b == nullptr) throw value_error("must be true or false");
+    return b->get();
+}
+
+milliseconds toml_ms(const toml::node& node) {
+    const auto v = toml_int(node);
+    if (v < 1 || v > max_ms) throw value_error("must be between 1 and 86400000");
+    return milliseconds(v);
+}
+
 tools::command_tool_settings read_command(const toml::table& t, const fs::path& file,
                                           unknown_list& unknown) {
     tools::command_tool_settings cmd;
@@ -48,18 +71,12 @@ tools::command_tool_settings read_command(const toml::table& t, const fs::path& 
                     throw value_error("must be a JSON Schema object in a string");
                 }
             } else if (name == "argv") {
-                const auto* arr = node.as_array();
-                if (arr == nullptr) throw value_error("must be an array of strings");
-                cmd.argv.clear();
-                for (const auto& e : *arr) {
-                    if (e.as_string() == nullptr) throw value_error("must be an array of strings");
-                    cmd.argv.push_back(e.as_string()->get());
-                }
+                cmd.argv = toml_strings(node);
                 if (cmd.argv.empty()) throw value_error("must name a program");
             } else if (name == "timeout_ms") {
-                const auto v = toml_int(node);
-                if (v < 1 || v > max_ms) throw value_error("must be between 1 and 86400000");
-                cmd.timeout = milliseconds(v);
+                cmd.timeout = toml_ms(node);
+            } else if (name == "require_approval") {
+                cmd.require_approval = toml_bool(node);
             } else if (name == "max_output_bytes") {
                 const auto v = toml_int(node);
                 if (v < 1 || v > std::numeric_limits<std::int32_t>::max()) {
@@ -80,6 +97,60 @@ tools::command_tool_settings read_command(const toml::table& t, const fs::path& 
                            ": a [[tools.command]] needs at least name and argv");
     }
     return cmd;
+}
+
+tools::mcp_server_settings read_mcp(const toml::table& t, const fs::path& file,
+                                    const apply_context& ctx, unknown_list& unknown) {
+    tools::mcp_server_settings srv;
+    for (const auto& [key, node] : t) {
+        const std::string name(key.str());
+        try {
+            if (name == "name") {
+                srv.name = toml_string(node);
+                const bool ok = !srv.name.empty() && srv.name.size() <= 32 && bare_key_ok(srv.name);
+                if (!ok) throw value_error("must be 1-32 letters, digits, '_' or '-'");
+            } else if (name == "command") {
+                srv.command = toml_strings(node);
+                if (srv.command.empty() || srv.command[0].empty()) {
+                    throw value_error("must name a program (an argv array; no shell is used)");
+                }
+            } else if (name == "env") {
+                const auto* tab = node.as_table();
+                if (tab == nullptr) throw value_error("must be a table of strings");
+                for (const auto& [k, v] : *tab) {
+                    if (v.as_string() == nullptr) {
+                        throw value_error("entry '" + std::string(k.str()) + "' must be a string");
+                    }
+                    srv.env[std::string(k.str())] = v.as_string()->get();
+                }
+            } else if (name == "cwd") {
+                srv.cwd = expand_path(toml_string(node), ctx);
+            } else if (name == "enabled") {
+                srv.enabled = toml_bool(node);
+            } else if (name == "allow") {
+                srv.allow = toml_strings(node);
+            } else if (name == "deny") {
+                srv.deny = toml_strings(node);
+            } else if (name == "require_approval") {
+                srv.require_approval = toml_bool(node);
+            } else if (name == "timeout_ms") {
+                srv.timeout = toml_ms(node);
+            } else if (name == "start_timeout_ms") {
+                srv.start_timeout = toml_ms(node);
+            } else {
+                unknown.emplace_back(
+                    key.source().begin,
+                    where(file, key.source()) + ": unknown key 'tools.mcp." + name + "'");
+            }
+        } catch (const value_error& e) {
+            throw config_error(where(file, node.source()) + ": tools.mcp." + name + " " + e.what());
+        }
+    }
+    if (srv.name.empty() || srv.command.empty()) {
+        throw config_error(where(file, t.source()) +
+                           ": a [[tools.mcp]] needs at least name and command");
+    }
+    return srv;
 }
 
 void walk_table(loaded_config& out, const toml::table& table, const std::string& prefix,
@@ -106,6 +177,25 @@ void walk_table(loaded_config& out, const toml::table& table, const std::string&
             out.cfg.tools.commands = std::move(cmds);
             out.origins["tools.command"] =
                 ctx.origin + ":" + std::to_string(key.source().begin.line);
+            continue;
+        }
+        if (path == "tools.mcp") {
+            const auto* arr = node.as_array();
+            if (arr == nullptr || !arr->is_array_of_tables()) {
+                throw config_error(at + ": tools.mcp must be an array of tables " +
+                                   "([[tools.mcp]]), not " + toml_type_name(node));
+            }
+            std::vector<tools::mcp_server_settings> servers;
+            std::set<std::string> names;
+            for (const auto& e : *arr) {
+                servers.push_back(read_mcp(*e.as_table(), file, ctx, unknown));
+                if (!names.insert(servers.back().name).second) {
+                    throw config_error(where(file, e.source()) + ": a [[tools.mcp]] named '" +
+                                       servers.back().name + "' is defined twice");
+                }
+            }
+            out.cfg.tools.mcp = std::move(servers);
+            out.origins["tools.mcp"] = ctx.origin + ":" + std::to_string(key.source().begin.line);
             continue;
         }
         const key_def* k = find_key(path);

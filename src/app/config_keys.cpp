@@ -31,14 +31,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return prev[b.size()];
 }
 
-std::string expand_path(std::string_view raw, const apply_context& ctx) {
-    std::string v(raw);
-    if (v.empty()) return v;
-    if ((v == "~" || starts_with(v, "~/")) && !ctx.home.empty()) v = ctx.home + v.substr(1);
-    if (!ctx.base_dir.empty() && fs::path(v).is_relative()) v = (ctx.base_dir / v).string();
-    return v;
-}
-
 using string_check = void (*)(const std::string&);
 
 template <class Acc>
@@ -243,8 +235,13 @@ void check_not_blank(const std::string& v) {
 }
 
 // Key fields of one [[tools.command]] entry (validated when the entry is read).
-const std::vector<std::string> command_fields = {"name", "description", "parameters",
-                                                 "argv", "timeout_ms",  "max_output_bytes"};
+const std::vector<std::string> command_fields = {
+    "name",       "description",      "parameters",      "argv",
+    "timeout_ms", "max_output_bytes", "require_approval"};
+// Key fields of one [[tools.mcp]] entry.
+const std::vector<std::string> mcp_fields = {
+    "name",       "command",         "env", "cwd", "enabled", "allow", "deny", "require_approval",
+    "timeout_ms", "start_timeout_ms"};
 
 #define AVA_FIELD(member)     \
     [](config & c) -> auto& { \
@@ -326,6 +323,11 @@ std::vector<key_def> build_keys() {
     k.push_back(int_key("network.ping_interval_ms", AVA_FIELD(network.ping_interval), 0, max_ms));
 
     k.push_back(int_key("tools.timeout_ms", AVA_FIELD(tools.default_timeout), 1, max_ms));
+    k.push_back(list_key("tools.require_approval", AVA_FIELD(tools.require_approval)));
+    k.push_back(enum_key("tools.approval", AVA_FIELD(tools.approval), approval_names));
+    k.push_back(
+        int_key("tools.approval_timeout_ms", AVA_FIELD(tools.approval_timeout), 1000, max_ms));
+    k.push_back(int_key("tools.filler_after_ms", AVA_FIELD(tools.filler_after), 0, 60000));
     k.push_back(int_key("tools.http.timeout_ms", AVA_FIELD(tools.http.timeout), 1, max_ms));
     k.push_back(int_key("tools.http.max_response_bytes", AVA_FIELD(tools.http.max_response_bytes),
                         1, std::numeric_limits<std::int32_t>::max()));
@@ -412,22 +414,38 @@ std::vector<key_def> build_keys() {
         k.push_back(std::move(book));
     }
 
-    for (const auto& f : command_fields) {
-        key_def field;
-        field.info = {"tools.command." + f, false, true, false};
-        field.from_toml = [](config&, const toml::node&, const apply_context&) {};
-        field.from_text = [](config&, std::string_view, const apply_context&) {
-            throw value_error("belongs to a [[tools.command]] entry; set it in the config file");
-        };
-        field.print = [](config&) { return std::string(); };
-        k.push_back(std::move(field));
-    }
+    // The fields of [[tools.command]] and [[tools.mcp]] entries: known names, but only settable
+    // inside their entry (config_file.cpp reads them).
+    const auto entry_fields = [&k](const std::string& table,
+                                   const std::vector<std::string>& fields) {
+        for (const auto& f : fields) {
+            key_def field;
+            field.info = {table + "." + f, false, true, false};
+            field.from_toml = [](config&, const toml::node&, const apply_context&) {};
+            field.from_text = [table](config&, std::string_view, const apply_context&) {
+                throw value_error("belongs to a [[" + table +
+                                  "]] entry; set it in the config file");
+            };
+            field.print = [](config&) { return std::string(); };
+            k.push_back(std::move(field));
+        }
+    };
+    entry_fields("tools.command", command_fields);
+    entry_fields("tools.mcp", mcp_fields);
     return k;
 }
 
 #undef AVA_FIELD
 
 }  // namespace
+
+std::string expand_path(std::string_view raw, const apply_context& ctx) {
+    std::string v(raw);
+    if (v.empty()) return v;
+    if ((v == "~" || starts_with(v, "~/")) && !ctx.home.empty()) v = ctx.home + v.substr(1);
+    if (!ctx.base_dir.empty() && fs::path(v).is_relative()) v = (ctx.base_dir / v).string();
+    return v;
+}
 
 std::string toml_type_name(const toml::node& n) {
     switch (n.type()) {

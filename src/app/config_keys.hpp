@@ -47,5 +47,7 @@ std::string toml_type_name(const toml::node& n);
 const std::string& toml_string(const toml::node& n);
 std::int64_t toml_int(const toml::node& n);
 double toml_double(const toml::node& n);
+/// A path from config: "~/" expands to HOME, and a relative path is relative to the file's dir.
+std::string expand_path(std::string_view raw, const apply_context& ctx);
 
 }  // namespace ava::app::detail

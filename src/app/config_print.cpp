@@ -83,6 +83,43 @@ std::string to_toml(const loaded_config& loaded, bool with_origins) {
         os << "]\n";
         os << "timeout_ms = " << cmd.timeout.count() << '\n';
         os << "max_output_bytes = " << cmd.max_output_bytes << '\n';
+        os << "require_approval = " << (cmd.require_approval ? "true" : "false") << '\n';
+    }
+    const auto list = [](const std::vector<std::string>& v) {
+        std::string s = "[";
+        for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toml_quote(v[i]);
+        return s + "]";
+    };
+    if (c.tools.mcp.empty()) {
+        os << "\n# [[tools.mcp]]: none";
+        if (with_origins) os << "  # " << origin("tools.mcp");
+        os << '\n';
+    }
+    for (const auto& m : c.tools.mcp) {
+        os << "\n[[tools.mcp]]";
+        if (with_origins) os << "  # " << origin("tools.mcp");
+        os << '\n';
+        os << "name = " << toml_quote(m.name) << '\n';
+        os << "command = " << list(m.command) << '\n';
+        if (!m.cwd.empty()) os << "cwd = " << toml_quote(m.cwd) << '\n';
+        os << "enabled = " << (m.enabled ? "true" : "false") << '\n';
+        if (!m.allow.empty()) os << "allow = " << list(m.allow) << '\n';
+        if (!m.deny.empty()) os << "deny = " << list(m.deny) << '\n';
+        if (m.require_approval) {
+            os << "require_approval = " << (*m.require_approval ? "true" : "false") << '\n';
+        }
+        os << "timeout_ms = " << m.timeout.count() << '\n';
+        os << "start_timeout_ms = " << m.start_timeout.count() << '\n';
+        if (!m.env.empty()) {
+            // Values may be tokens: names only.
+            os << "# env: ";
+            bool first = true;
+            for (const auto& [k, v] : m.env) {
+                os << (first ? "" : ", ") << k << " = (set)";
+                first = false;
+            }
+            os << '\n';
+        }
     }
     return os.str();
 }

@@ -86,6 +86,10 @@ inline constexpr enum_name<noise_reduction_kind> noise_names[] = {
     {"none", noise_reduction_kind::off}};
 inline constexpr enum_name<output_modality> modality_names[] = {{"audio", output_modality::audio},
                                                                 {"text", output_modality::text}};
+inline constexpr enum_name<tools::approval_mode> approval_names[] = {
+    {"auto", tools::approval_mode::automatic},
+    {"terminal", tools::approval_mode::terminal},
+    {"voice", tools::approval_mode::voice}};
 inline constexpr enum_name<echo_mode> echo_names[] = {{"auto", echo_mode::automatic},
                                                       {"aec", echo_mode::aec},
                                                       {"half_duplex", echo_mode::half_duplex},

@@ -26,6 +26,7 @@
 #include "ava/session.hpp"
 #include "ava/sim/server.hpp"
 #include "ava/tools/builtin.hpp"
+#include "ava/tools/mcp.hpp"
 #include "run_input.hpp"
 #include "run_parts.hpp"
 
@@ -197,6 +198,9 @@ int run(const config& cfg) {
     so.record_wav = cfg.headless.record_wav;
     so.conversation = conversation_from(cfg);
     so.connection = connection_options_from(cfg, std::move(ep));
+    so.require_approval = cfg.tools.require_approval;
+    so.approval = cfg.tools.approval;
+    so.approval_timeout = cfg.tools.approval_timeout;
 
     // ---- the session ----
     session_callbacks cb;
@@ -220,9 +224,22 @@ int run(const config& cfg) {
         con.turn(m);
     };
     cb.on_usage = [&con](const realtime::act::usage_metrics& m) { con.usage(m); };
+    // Risky tools ask at the keyboard when there is one; otherwise the model asks by voice.
+    if (interactive && cfg.tools.approval != tools::approval_mode::voice) {
+        cb.on_approval = [&con](const approval_request& r) { con.approval(r); };
+    } else if (cfg.tools.approval == tools::approval_mode::terminal) {
+        con.warning(
+            "tools.approval = \"terminal\" needs a terminal on stdin; the model will ask for "
+            "a spoken yes instead");
+    }
 
     auto sess = std::make_unique<session>(std::move(so), std::move(cb));
     tools::register_builtin_tools(sess->tools(), cfg.tools);
+    // MCP servers start in the background; those that answer within a moment are in the first
+    // session.update, later ones follow in a session.update of their own. Declared after the
+    // session: destroyed (its servers stopped) before it.
+    tools::mcp_bridge mcp(sess->tools(), cfg.tools.mcp);
+    mcp.start(std::chrono::milliseconds(3000));
 
     session_result result;
     {

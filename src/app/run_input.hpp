@@ -88,6 +88,13 @@ class key_controller {
                 return true;
         }
         if (k.text.size() != 1) return true;
+        if (const auto pending = ui_.pending_approval()) {
+            // A tool waits for the user's yes: Y and N answer it, every other key still works.
+            if (k.text[0] == 'y' || k.text[0] == 'Y' || k.text[0] == 'n' || k.text[0] == 'N') {
+                session_.approve(*pending, k.text[0] == 'y' || k.text[0] == 'Y');
+                return true;
+            }
+        }
         switch (k.text[0]) {
             case ' ':
                 space();
@@ -103,7 +110,12 @@ class key_controller {
             case 'C':
                 if (talking_) end_talk();
                 session_.interrupt();
-                ui_.hint("cancelling the reply");
+                if (ui_.tools_running() || ui_.pending_approval()) {
+                    session_.cancel_tools();
+                    ui_.hint("cancelling the reply and the running tool");
+                } else {
+                    ui_.hint("cancelling the reply");
+                }
                 return true;
             case 't':
             case 'T':
@@ -116,7 +128,7 @@ class key_controller {
                 return quit();
             default:
                 ui_.hint("keys: " + std::string(push_to_talk_ ? "SPACE talk, " : "") +
-                         "M mute, C cancel the reply, T type a message, Q quit");
+                         "M mute, C cancel the reply or a running tool, T type a message, Q quit");
                 return true;
         }
     }

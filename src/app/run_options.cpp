@@ -88,6 +88,7 @@ realtime::conversation_options conversation_from(const config& cfg) {
     o.prices.audio_in = cfg.prices.audio_in;
     o.prices.audio_cached = cfg.prices.audio_cached_in;
     o.prices.audio_out = cfg.prices.audio_out;
+    o.tool_filler_after = cfg.tools.filler_after;
     return o;
 }
 

@@ -171,13 +171,56 @@ void ui_renderer::transcript(const transcript_line& t) {
 void ui_renderer::tool(const tool_event& e) {
     const std::lock_guard lock(mutex_);
     if (!e.finished) {
+        running_tools_.push_back({e.call_id, e.name, std::chrono::steady_clock::now()});
         commit_locked(paint("33", "  -> ") + one_line(e.name) + " " +
                       one_line(shorten(e.arguments_json, 160)));
         return;
     }
+    std::erase_if(running_tools_, [&](const running_tool& t) { return t.call_id == e.call_id; });
     commit_locked(
         paint("33", "  <- ") + one_line(e.name) + (e.ok ? " ok" : paint("31", " failed")) + " (" +
         std::to_string(e.elapsed.count()) + " ms) " + one_line(shorten(e.output_json, 200)));
+}
+
+void ui_renderer::approval(const approval_request& r) {
+    const std::lock_guard lock(mutex_);
+    std::erase_if(approvals_, [&](const approval_request& a) { return a.call_id == r.call_id; });
+    switch (r.st) {
+        case approval_request::state::pending:
+            approvals_.push_back(r);
+            if (!opts_.ansi) {
+                commit_locked(paint("1;33", "  ? ") + one_line(r.name) + " " +
+                              one_line(shorten(r.arguments_json, 160)) +
+                              " needs your yes: press Y to run it, N to refuse (no answer in " +
+                              std::to_string(r.timeout.count() / 1000) + " s = no)");
+            }
+            break;
+        case approval_request::state::approved:
+            commit_locked(paint("32", "  ok ") + one_line(r.name) + " approved");
+            break;
+        case approval_request::state::denied:
+            commit_locked(paint("31", "  no ") + one_line(r.name) + " refused");
+            break;
+        case approval_request::state::timed_out:
+            commit_locked(paint("31", "  no ") + one_line(r.name) + " not run: no answer in " +
+                          std::to_string(r.timeout.count() / 1000) + " s");
+            break;
+        case approval_request::state::cancelled:
+            commit_locked(paint("31", "  no ") + one_line(r.name) + " cancelled");
+            break;
+    }
+    draw_locked();
+}
+
+std::optional<std::string> ui_renderer::pending_approval() const {
+    const std::lock_guard lock(mutex_);
+    if (approvals_.empty()) return std::nullopt;
+    return approvals_.front().call_id;
+}
+
+bool ui_renderer::tools_running() const {
+    const std::lock_guard lock(mutex_);
+    return !running_tools_.empty();
 }
 
 void ui_renderer::interrupted() {
@@ -356,8 +399,33 @@ std::string ui_renderer::footer_locked(std::size_t cols) const {
     }
     rows.push_back(row);
 
-    // The bottom row: the line editor, a hint, or the keys.
-    if (edit_) {
+    // Running tools with their elapsed time (and a waiting approval, which takes the keys).
+    const auto now = std::chrono::steady_clock::now();
+    if (!running_tools_.empty()) {
+        std::string tools_row;
+        for (const auto& t : running_tools_) {
+            if (std::any_of(approvals_.begin(), approvals_.end(),
+                            [&](const approval_request& a) { return a.call_id == t.call_id; })) {
+                continue;
+            }
+            const auto tenths =
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - t.since).count() / 100;
+            tools_row += (tools_row.empty() ? "" : ", ") + one_line(t.name) + " " +
+                         std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s";
+        }
+        if (!tools_row.empty()) {
+            rows.push_back(
+                paint("33", fit("running: " + tools_row + "  (C cancels)", usable, false)));
+        }
+    }
+    if (!approvals_.empty() && !edit_) {
+        const approval_request& a = approvals_.front();
+        rows.push_back(paint("1;33", fit("Run " + one_line(a.name) + " " +
+                                             one_line(shorten(a.arguments_json, 120)) + "?",
+                                         usable, false)));
+        rows.push_back(paint("1;33", "Y") + " run it  " + paint("1;33", "N") +
+                       " refuse  (no answer = no)");
+    } else if (edit_) {
         const std::string prompt = "Type: ";
         const std::string tail = "  (Enter sends, Esc cancels)";
         std::size_t room =
@@ -368,7 +436,7 @@ std::string ui_renderer::footer_locked(std::size_t cols) const {
         rows.push_back(paint("33", fit(one_line(hint_), usable, false)));
     } else {
         const std::string keys = std::string(opts_.push_to_talk ? "SPACE talk/end turn  " : "") +
-                                 "M mute  C cancel reply  T type  Q quit";
+                                 "M mute  C cancel reply/tool  T type  Q quit";
         rows.push_back(paint("2", fit(keys, usable, false)));
     }
     std::string out;

@@ -231,9 +231,20 @@ TEST_F(Cli, ListProvidersAndTools) {
                "argv = [\"df\", \"-h\"]\n");
     const auto t = run({"--list-tools", "--config", "c.toml"});
     EXPECT_EQ(t.exit_code, 0) << t.err;
-    EXPECT_NE(t.out.find("weather   enabled"), std::string::npos) << t.out;
-    EXPECT_NE(t.out.find("lights    disabled"), std::string::npos);
-    EXPECT_NE(t.out.find("disk  command: df -h"), std::string::npos);
+    // The registry a run builds: the function names the model sees, offered or why not.
+    const auto row = [&](const std::string& name) {
+        const auto at = t.out.find("\n" + name + " ");
+        if (at == std::string::npos) return std::string();
+        return t.out.substr(at + 1, t.out.find('\n', at + 1) - at - 1);
+    };
+    EXPECT_NE(row("check_weather").find(" offered"), std::string::npos) << t.out;
+    EXPECT_NE(row("control_lights").find("not offered: disabled: set [tools.lights] base_url"),
+              std::string::npos)
+        << t.out;
+    EXPECT_NE(row("disk").find("not offered: command tool 'disk' has no description"),
+              std::string::npos)
+        << t.out;
+    EXPECT_NE(t.out.find("MCP servers: none"), std::string::npos) << t.out;
 }
 
 TEST_F(Cli, AReaderThatGoesAwayOrAHangupStillFinishesTheFiles) {

@@ -583,3 +583,95 @@ TEST(ConfigErrors, CommandToolsAreChecked) {
 }
 
 }  // namespace
+
+// ---- #19: MCP servers, approval, tools that turn on when configured --------------------------
+
+TEST(Config, McpServersAreReadWithEveryFieldAndNamedErrors) {
+    temp_dir dir;
+    write_file(dir / "c.toml", R"(
+[tools]
+require_approval = ["control_lights"]
+approval = "voice"
+approval_timeout_ms = 5000
+filler_after_ms = 0
+[[tools.mcp]]
+name = "files"
+command = ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/tmp"]
+env = { FS_TOKEN = "tok-abcdef-123" }
+cwd = "work"
+allow = ["read_text_file", "list_directory"]
+deny = ["write_file"]
+require_approval = false
+timeout_ms = 5000
+start_timeout_ms = 8000
+[[tools.mcp]]
+name = "git"
+command = ["uvx", "mcp-server-git"]
+enabled = false
+)");
+    config_sources src;
+    src.explicit_file = dir / "c.toml";
+    const auto l = load_config(src);
+    const auto& t = l.cfg.tools;
+    EXPECT_EQ(t.require_approval, (std::vector<std::string>{"control_lights"}));
+    EXPECT_EQ(t.approval, ava::tools::approval_mode::voice);
+    EXPECT_EQ(t.approval_timeout, 5000ms);
+    EXPECT_EQ(t.filler_after, 0ms);
+    ASSERT_EQ(t.mcp.size(), 2u);
+    const auto& f = t.mcp[0];
+    EXPECT_EQ(f.name, "files");
+    EXPECT_EQ(f.command.size(), 4u);
+    EXPECT_EQ(f.env.at("FS_TOKEN"), "tok-abcdef-123");
+    EXPECT_EQ(f.cwd, (dir / "work").string());  // relative to the file
+    EXPECT_EQ(f.allow.size(), 2u);
+    EXPECT_EQ(f.deny, (std::vector<std::string>{"write_file"}));
+    EXPECT_EQ(f.require_approval, std::optional<bool>(false));
+    EXPECT_EQ(f.timeout, 5000ms);
+    EXPECT_EQ(f.start_timeout, 8000ms);
+    EXPECT_TRUE(f.enabled);
+    EXPECT_FALSE(t.mcp[1].enabled);
+    EXPECT_FALSE(t.mcp[1].require_approval.has_value());
+    // --print-config shows the entries but never the env values.
+    const std::string printed = to_toml(l, false);
+    EXPECT_NE(printed.find("[[tools.mcp]]\nname = \"files\""), std::string::npos) << printed;
+    EXPECT_EQ(printed.find("tok-abcdef-123"), std::string::npos);
+
+    EXPECT_NE(load_error(dir, "[[tools.mcp]]\nname = \"x\"\n")
+                  .find("a [[tools.mcp]] needs at least name and command"),
+              std::string::npos);
+    EXPECT_NE(load_error(dir, "[[tools.mcp]]\nname = \"x\"\ncommand = \"npx server\"\n")
+                  .find("tools.mcp.command must be an array of strings"),
+              std::string::npos);
+    EXPECT_NE(load_error(dir, "[[tools.mcp]]\nname = \"a b\"\ncommand = [\"x\"]\n")
+                  .find("tools.mcp.name must be 1-32 letters"),
+              std::string::npos);
+    EXPECT_NE(load_error(dir,
+                         "[[tools.mcp]]\nname = \"x\"\ncommand = [\"x\"]\n"
+                         "[[tools.mcp]]\nname = \"x\"\ncommand = [\"y\"]\n")
+                  .find("named 'x' is defined twice"),
+              std::string::npos);
+    EXPECT_NE(load_error(dir, "[[tools.mcp]]\nname = \"x\"\ncommand = [\"x\"]\nshell = true\n")
+                  .find("unknown key 'tools.mcp.shell'"),
+              std::string::npos);
+    EXPECT_NE(load_error(dir, "[tools]\napproval = \"maybe\"\n").find("tools.approval"),
+              std::string::npos);
+}
+
+TEST(Config, AToolWhoseServiceIsConfiguredIsOnUnlessTurnedOff) {
+    temp_dir dir;
+    write_file(dir / "cal.ics", "BEGIN:VCALENDAR\nEND:VCALENDAR\n");
+    write_file(dir / "c.toml", R"(
+[tools.calendar]
+source = "cal.ics"
+[tools.lights]
+base_url = "http://127.0.0.1:8123"
+enabled = false
+)");
+    config_sources src;
+    src.explicit_file = dir / "c.toml";
+    const auto t = load_config(src).cfg.tools;
+    EXPECT_TRUE(t.calendar.enabled);
+    EXPECT_FALSE(t.lights.enabled);  // said so explicitly
+    EXPECT_FALSE(t.email.enabled);   // nothing configured
+    EXPECT_TRUE(t.weather.enabled);  // needs no key: on by default
+}

@@ -29,10 +29,15 @@ TEST(builtin, registers_every_tool_and_says_why_it_is_not_offered) {
     const auto specs = reg.specs();
     ASSERT_EQ(specs.size(), 1u);
     EXPECT_EQ(specs[0].name, "check_weather");
-    EXPECT_EQ(reg.find("get_calendar_events")->reason, "disabled in config");
+    // A tool that is off says exactly what to set to turn it on (#19).
+    EXPECT_EQ(reg.find("get_calendar_events")->reason,
+              "disabled: set [tools.calendar] source = \"~/calendar.ics\" (a file, or an "
+              "https:// or webcal:// URL)");
     EXPECT_EQ(reg.find("control_lights")->reason,
               "no Home Assistant token (set it or HOME_ASSISTANT_TOKEN)");
-    EXPECT_EQ(reg.find("send_email")->reason, "disabled in config");
+    EXPECT_EQ(reg.find("send_email")->reason.rfind("disabled: set [tools.email] smtp_url = ", 0),
+              0u)
+        << reg.find("send_email")->reason;
     // Every built-in schema is one the validator can check.
     for (const auto& t : reg.all()) EXPECT_NE(t->schema, nullptr) << t->spec().name;
 
@@ -42,6 +47,35 @@ TEST(builtin, registers_every_tool_and_says_why_it_is_not_offered) {
     registry reg2;
     register_builtin_tools(reg2, s);
     EXPECT_TRUE(reg2.find("control_lights")->offered);
+}
+
+TEST(builtin, with_no_config_the_weather_tool_is_offered_and_asks_where_without_a_home) {
+    // #19: a new user with a key and no config got no tool at all.
+    const tools_settings s;
+    registry reg(s.default_timeout);
+    register_builtin_tools(reg, s);
+    const auto specs = reg.specs();
+    ASSERT_EQ(specs.size(), 1u);
+    EXPECT_EQ(specs[0].name, "check_weather");
+    EXPECT_NE(specs[0].description.find("ask them where"), std::string::npos)
+        << specs[0].description;
+    tools_settings home;
+    home.weather.default_location = "Berlin";
+    registry reg2(home.default_timeout);
+    register_builtin_tools(reg2, home);
+    EXPECT_NE(reg2.find("check_weather")->spec().description.find("(Berlin)"), std::string::npos);
+}
+
+TEST(builtin, a_command_tool_can_require_approval) {
+    tools_settings s;
+    s.commands.push_back({.name = "wipe",
+                          .description = "Wipes the scratch dir",
+                          .argv = {"true"},
+                          .require_approval = true});
+    registry reg(s.default_timeout);
+    register_builtin_tools(reg, s);
+    EXPECT_TRUE(reg.find("wipe")->require_approval);
+    EXPECT_FALSE(reg.find("check_weather")->require_approval);
 }
 
 TEST(builtin, a_command_tool_named_like_a_builtin_is_rejected) {

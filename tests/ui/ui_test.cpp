@@ -178,6 +178,56 @@ TEST(UiAnsi, EditorAndHintsOnTheBottomRow) {
     EXPECT_NE(last_frame(c.out).find("interrupted 1"), std::string::npos) << last_frame(c.out);
 }
 
+TEST(UiAnsi, ARunningToolShowsItsTimeAndAnApprovalTakesTheBottomRows) {
+    // #19: the footer shows what is running (C cancels) and a tool waiting for a yes.
+    capture c;
+    auto ui = make(c, true, false, 100);
+    tool_event start;
+    start.call_id = "call_1";
+    start.name = "backup";
+    start.arguments_json = "{}";
+    ui.tool(start);
+    EXPECT_TRUE(ui.tools_running());
+    EXPECT_NE(last_frame(c.out).find("running: backup 0.0 s  (C cancels)"), std::string::npos)
+        << last_frame(c.out);
+    approval_request r;
+    r.call_id = "call_2";
+    r.name = "delete_files";
+    r.arguments_json = R"({"folder":"tmp"})";
+    r.timeout = std::chrono::seconds(30);
+    ui.approval(r);
+    EXPECT_EQ(ui.pending_approval(), "call_2");
+    const std::string f = last_frame(c.out);
+    EXPECT_NE(f.find(R"(Run delete_files {"folder":"tmp"}?)"), std::string::npos) << f;
+    EXPECT_NE(f.find("Y run it  N refuse"), std::string::npos) << f;
+    r.st = approval_request::state::denied;
+    ui.approval(r);
+    EXPECT_FALSE(ui.pending_approval().has_value());
+    EXPECT_NE(c.out.find("no delete_files refused"), std::string::npos);
+    EXPECT_EQ(last_frame(c.out).find("Y run it"), std::string::npos);
+    tool_event done = start;
+    done.finished = true;
+    done.ok = true;
+    ui.tool(done);
+    EXPECT_FALSE(ui.tools_running());
+    EXPECT_EQ(last_frame(c.out).find("running:"), std::string::npos);
+}
+
+TEST(UiPlain, AnApprovalPromptIsOneLineThatSaysTheKeys) {
+    capture c;
+    auto ui = make(c, false, false);
+    approval_request r;
+    r.call_id = "call_2";
+    r.name = "delete_files";
+    r.arguments_json = "{}";
+    r.timeout = std::chrono::seconds(30);
+    ui.approval(r);
+    EXPECT_NE(c.out.find("delete_files {} needs your yes: press Y to run it, N to refuse (no "
+                         "answer in 30 s = no)"),
+              std::string::npos)
+        << c.out;
+}
+
 TEST(UiAnsi, RowsNeverWrapAndFinishClears) {
     capture c;
     auto ui = make(c, true, true, 40);

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ava/realtime/conversation_types.hpp"
 #include "ava/session.hpp"
@@ -64,6 +65,13 @@ class ui_renderer {
     void editing(std::optional<std::string> text);
     /// A short message in the footer for a few seconds (a key hint, "muted").
     void hint(std::string text);
+    /// A tool call waiting for the user's yes (pending), or settled: the footer shows the prompt
+    /// until it is settled, and the decision scrolls up.
+    void approval(const approval_request& r);
+    /// The call id of the oldest approval still waiting for Y or N.
+    [[nodiscard]] std::optional<std::string> pending_approval() const;
+    /// Tool calls still running (the cancel key has something to cancel).
+    [[nodiscard]] bool tools_running() const;
 
     // ---- lines that scroll (any thread) ----
     void line(std::string_view text);
@@ -116,7 +124,14 @@ class ui_renderer {
     bool muted_ = false;
     bool talking_ = false;
     int interruptions_ = 0;
-    std::size_t footer_rows_ = 0;  ///< rows of the footer now on screen (0: none drawn)
+    struct running_tool {
+        std::string call_id;
+        std::string name;
+        std::chrono::steady_clock::time_point since;
+    };
+    std::vector<running_tool> running_tools_;  ///< in call order
+    std::vector<approval_request> approvals_;  ///< pending, oldest first
+    std::size_t footer_rows_ = 0;              ///< rows of the footer now on screen (0: none drawn)
     bool finished_ = false;
 };
 

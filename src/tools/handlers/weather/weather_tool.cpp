@@ -102,7 +102,12 @@ weather_tool::weather_tool(weather_settings settings, std::shared_ptr<const http
     spec_.name = "check_weather";
     spec_.description =
         "Current weather and today's forecast (high, low, chance of rain) for a place. Use the "
-        "user's words for the place; leave it out to use their home location.";
+        "user's words for the place; ";
+    spec_.description +=
+        settings_.default_location.empty()
+            ? "no home location is configured, so if the user names no place, "
+              "ask them where before calling this."
+            : "leave it out to use their home location (" + settings_.default_location + ").";
     spec_.parameters_json = R"({"type":"object","properties":{
   "location":{"type":"string","minLength":1,"maxLength":200,
               "description":"City or place name, optionally with country, e.g. 'Paris, France'"}},
