@@ -171,9 +171,18 @@ std::string registry::format_table() const {
     std::size_t name_w = 4;
     std::size_t server_w = 6;
     std::size_t status_w = 6;
+    // A reason too long for a column (what to set to enable a tool) becomes a numbered note
+    // under the table, so the columns stay readable in a terminal.
+    constexpr std::size_t max_status = 44;
     std::vector<std::string> statuses;
+    std::vector<std::string> notes;
     for (const auto& t : tools) {
-        statuses.push_back(t->offered ? "offered" : "not offered: " + t->reason);
+        std::string status = t->offered ? "offered" : "not offered: " + t->reason;
+        if (status.size() > max_status) {
+            notes.push_back(t->spec().name + ": " + t->reason);
+            status = "not offered, see note " + std::to_string(notes.size());
+        }
+        statuses.push_back(std::move(status));
         name_w = std::max(name_w, t->spec().name.size());
         server_w = std::max(server_w, t->group.size());
         status_w = std::max(status_w, statuses.back().size());
@@ -199,6 +208,10 @@ std::string registry::format_table() const {
             seconds_text(tools[i]->timeout), desc);
     }
     if (tools.empty()) out << "(no tools registered)\n";
+    if (!notes.empty()) out << '\n';
+    for (std::size_t i = 0; i < notes.size(); ++i) {
+        out << "note " << i + 1 << ": " << notes[i] << '\n';
+    }
     return out.str();
 }
 
