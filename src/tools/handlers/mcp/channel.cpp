@@ -176,16 +176,20 @@ std::string channel::close_reason() const {
 }
 
 void channel::mark_closed(const std::string& why) {
+    std::string reason;
     {
         const std::lock_guard lock(mutex_);
         if (closed_) return;
         closed_ = true;
         close_reason_ = why;
+        // The one line of its own that says why (stderr is only logged at debug level).
+        if (!last_stderr_.empty()) close_reason_ += " (its last words: " + last_stderr_ + ")";
+        reason = close_reason_;
         outbox_.clear();
     }
     // The owner hears first, so that by the time a waiting caller returns, the owner already
     // counts the server as down.
-    if (handlers_.on_closed) handlers_.on_closed(why);
+    if (handlers_.on_closed) handlers_.on_closed(reason);
     {
         const std::lock_guard lock(mutex_);
         for (auto& [id, p] : waiting_) p->done = true;  // with a null response: "closed"
@@ -360,12 +364,16 @@ void channel::warn_too_long() {
 void channel::handle_stderr_line(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (core::trim(line).empty()) return;
+    {
+        const std::lock_guard lock(mutex_);
+        last_stderr_ = core::printable(core::clip(core::trim(line), 200), true);
+    }
     unsigned skipped = 0;
     if (!stderr_budget_.allow(skipped)) return;
     if (skipped > 0) {
-        log_->info("[{}] ({} stderr lines not logged)", opts_.server, skipped);
+        log_->debug("[{}] ({} stderr lines not logged)", opts_.server, skipped);
     }
-    log_->info("[{}] {}", opts_.server, core::clip(line, k_stderr_clip));
+    log_->debug("[{}] {}", opts_.server, core::clip(line, k_stderr_clip));
 }
 
 void channel::garbage(std::string_view what, std::string_view line) {

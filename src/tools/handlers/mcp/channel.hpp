@@ -132,7 +132,8 @@ class channel {
     std::string outbox_;                                        // guarded by mutex_
     bool closed_ = false;                                       // guarded by mutex_
     std::string close_reason_;                                  // guarded by mutex_
-    bool kill_now_ = false;                                     // guarded by mutex_
+    std::string last_stderr_;  // guarded by mutex_: the server's last complaint, for the warning
+    bool kill_now_ = false;    // guarded by mutex_
     std::shared_ptr<spdlog::logger> log_;
     std::atomic<bool> stopping_{false};
     std::mutex join_mutex_;
