@@ -17,6 +17,8 @@ sock="ava-ui-$$-$case_name"
 sim_pid=""
 cleanup() {
     tmux -L "$sock" kill-server >/dev/null 2>&1
+    # tmux leaves its socket file behind after kill-server.
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
     [ -n "$sim_pid" ] && kill "$sim_pid" >/dev/null 2>&1
     rm -rf "$work"
 }
