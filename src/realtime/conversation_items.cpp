@@ -75,6 +75,21 @@ void conversation::cut_item_text(item_rec& rec) {
     rec.unheard_text = std::move(unheard);
 }
 
+void conversation::on_end(steady_time now) {
+    if (stopped_) return;
+    for (const std::string& id : order_) {
+        item_rec& rec = items_.at(id);
+        if (!rec.is_message || rec.released) continue;
+        if (rec.role == speaker::assistant) {
+            rec.text_done = true;  // what has arrived is all there will be
+            if (rec.has_audio && !rec.played_out) cut_item_text(rec);
+        } else if (!line_ready(rec)) {
+            rec.is_message = false;  // no transcript will come: nothing to show
+        }
+    }
+    release_finals(now);
+}
+
 void conversation::release_finals(steady_time now) {
     // A final line goes out only when every line before it has gone out. A user line whose
     // transcript is late blocks for at most transcript_wait; after that it no longer blocks

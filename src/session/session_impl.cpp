@@ -248,6 +248,10 @@ void session::impl::begin_end(session_result r) {
         result_ = std::move(r);
     }
     local("session.end", "{}");
+    // Lines still playing or waiting are shown as far as they were heard: quitting mid-reply
+    // must not erase the reply from the transcript.
+    conv_->on_end(clock::now());
+    drain();
     tick_timer_.cancel();
     reconnect_timer_.cancel();
     if (conn_ && !conn_closed_) {

@@ -205,6 +205,11 @@ class conversation {
     /// The offered tools changed (an MCP server's list changed): kept for every later
     /// session.update and, when connected, sent now as a session.update of the tools alone.
     void set_tools(std::vector<tool_def> tools, steady_time now);
+    /// The session is ending (quit, end of input, fatal): every line not yet out is released as
+    /// far as it is known, in order. A reply still playing is cut at what was heard (its tail
+    /// marked unheard), a reply whose text is incomplete keeps what arrived, and a user turn with
+    /// no transcript yet is left out. Nothing is sent.
+    void on_end(steady_time now);
     /// Timers: transcript wait timeouts and the rollover check. Call every ~250 ms.
     void on_tick(steady_time now);
 

@@ -1556,3 +1556,27 @@ TEST_F(Conversation, ChangedToolsGoOutAsASessionUpdateOfTheToolsAlone) {
     c->set_tools(tools, now);  // unchanged: nothing
     EXPECT_TRUE(sent<client::session_update>(c->drain()).empty());
 }
+
+TEST_F(Conversation, EndingMidReplyReleasesWhatWasHeardInsteadOfErasingIt) {
+    // Q pressed while AVA was speaking left the reply out of the transcript (#19 tests).
+    make();
+    connect();
+    ev(user_item_added("u1", std::nullopt));
+    ASSERT_EQ(finals(ev(user_transcript("u1", "tell me a story"))).size(), 1u);
+    full_reply("r1", "a1", 48000, "Once upon a time there was a fox.");
+    c->on_playback_started("a1", now);
+    c->on_playback_progress("a1", 12000, now);  // a quarter heard
+    // A second user turn whose transcript never comes is left out, not shown empty.
+    ev(user_item_added("u2", std::string("a1")));
+    auto before = c->drain();
+    EXPECT_EQ(finals(before).size(), 0u);
+    c->on_end(now);
+    const auto acts = c->drain();
+    const auto f = finals(acts);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].role, speaker::assistant);
+    EXPECT_FALSE(f[0].text.empty());
+    EXPECT_FALSE(f[0].unheard.empty()) << "the part not heard is marked";
+    EXPECT_EQ(f[0].text + " " + f[0].unheard, "Once upon a time there was a fox.");
+    EXPECT_TRUE(of<act::send>(acts).empty()) << "nothing is sent at the end";
+}
