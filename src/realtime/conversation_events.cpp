@@ -161,6 +161,10 @@ void conversation::handle(server::speech_started& /*e*/, steady_time now) {
 void conversation::handle(server::speech_stopped& /*e*/, steady_time now) {
     user_speaking_ = false;
     turn_end_at_ = now;  // latency is measured from here (arrival of speech_stopped)
+    // The server commits this turn and answers it itself: not a moment to roll over.
+    const bool server_answers = !turn_.has_value() || (turn_->type != vad_type::none &&
+                                                       turn_->create_response.value_or(true));
+    if (server_answers) answer_due_ = now;
 }
 
 void conversation::handle(server::input_audio_committed& e, steady_time now) {
@@ -173,6 +177,7 @@ void conversation::handle(server::input_audio_committed& e, steady_time now) {
 }
 
 void conversation::handle(server::response_created& e, steady_time /*now*/) {
+    answer_due_.reset();
     response_ = response_state::active;
     active_response_id_ = e.response.id;
     create_event_id_.clear();

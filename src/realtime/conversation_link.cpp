@@ -72,6 +72,7 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
 }
 
 void conversation::leave_connection(steady_time now) {
+    answer_due_.reset();
     // Everything tied to the old server conversation ends here. Items stay for transcripts and
     // re-seeding but are never truncated or deleted (the new session does not know them).
     for (auto& [id, rec] : items_) {
@@ -224,8 +225,18 @@ void conversation::check_rollover(steady_time now) {
     if (!online() || !rollover_at_.has_value() || now < *rollover_at_) return;
     const bool flushing = std::any_of(items_.begin(), items_.end(),
                                       [](const auto& kv) { return kv.second.flush_pending; });
+    // A turn the server has heard end but not yet answered would be lost with the socket; a
+    // server that never answers holds the rollover back for answer_wait at most.
+    const bool answer_pending = answer_due_.has_value() && now - *answer_due_ < answer_wait;
+    // Likewise a user transcript still on its way (it would never come on a new socket).
+    const bool transcript_pending = std::any_of(items_.begin(), items_.end(), [&](const auto& kv) {
+        const item_rec& r = kv.second;
+        return r.role == speaker::user && r.is_message && !r.stale && !r.text_done && !r.failed &&
+               now - r.added_at < opts_.transcript_wait;
+    });
     const bool quiet = response_ == response_state::none && !pending_create_ && batches_.empty() &&
-                       !user_speaking_ && !talking_ && !playback_active_ && !flushing;
+                       !user_speaking_ && !talking_ && !playback_active_ && !flushing &&
+                       !answer_pending && !transcript_pending;
     if (!quiet) return;
     leave_connection(now);
     link_ = link_state::reconnecting;

@@ -367,6 +367,9 @@ class conversation {
     steady_time response_activity_{};
     void check_response_stall(steady_time now);
     std::optional<steady_time> rollover_at_;
+    /// speech_stopped seen with a server that answers turns itself, no response.created yet.
+    std::optional<steady_time> answer_due_;
+    static constexpr std::chrono::seconds answer_wait{5};
     std::optional<std::int64_t> unix_at_connect_;
     steady_time connected_at_{};
     int generation_ = 0;  ///< connections so far (ids of seeded items carry it)

@@ -1580,3 +1580,38 @@ TEST_F(Conversation, EndingMidReplyReleasesWhatWasHeardInsteadOfErasingIt) {
     EXPECT_EQ(f[0].text + " " + f[0].unheard, "Once upon a time there was a fox.");
     EXPECT_TRUE(of<act::send>(acts).empty()) << "nothing is sent at the end";
 }
+
+TEST_F(Conversation, RolloverNeverFallsBetweenTheEndOfATurnAndItsAnswer) {
+    // Found by bench/soak.sh: the rollover went out right after speech_stopped, before the
+    // server's commit and response, so that turn was never answered (4 of 17 in two minutes).
+    auto o = default_options();
+    o.max_session = minutes{10};
+    o.rollover_margin = minutes{1};
+    make(o);
+    connect();
+    advance(minutes{9} + seconds{30});  // due
+    ev(speech_started("u1"));
+    ev(speech_stopped("u1"));
+    c->on_tick(now);
+    EXPECT_TRUE(of<act::reconnect>(c->drain()).empty()) << "the turn is not answered yet";
+    ev(committed("u1", std::nullopt));
+    ev(user_item_added("u1", std::nullopt));
+    c->on_tick(now);
+    EXPECT_TRUE(of<act::reconnect>(c->drain()).empty());
+    full_reply("r1", "a1", 480, "Done.");
+    c->on_playback_idle(now);
+    c->on_tick(now);
+    EXPECT_TRUE(of<act::reconnect>(c->drain()).empty()) << "its transcript is still coming";
+    EXPECT_EQ(of<act::reconnect>(ev(user_transcript("u1", "turn on the lights"))).size(), 1u);
+
+    // A server that never answers a turn holds the rollover back for a bounded time only.
+    make(o);
+    connect();
+    advance(minutes{9} + seconds{30});
+    ev(speech_stopped("u9"));
+    c->on_tick(now);
+    EXPECT_TRUE(of<act::reconnect>(c->drain()).empty());
+    advance(seconds{6});
+    c->on_tick(now);
+    EXPECT_EQ(of<act::reconnect>(c->drain()).size(), 1u);
+}
