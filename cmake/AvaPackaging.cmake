@@ -65,8 +65,9 @@ function(_ava_library_closure out target)
     endforeach()
     set(${out} ${seen} PARENT_SCOPE)
 endfunction()
-set(_ava_exported ava_session)
+set(_ava_exported ava_session ava_history)
 _ava_library_closure(_ava_exported ava_session)
+_ava_library_closure(_ava_exported ava_history)
 
 # Installed, every library takes its headers from <prefix>/include (INCLUDES DESTINATION below):
 # the directories the libraries name for the build (the source tree's include/, the

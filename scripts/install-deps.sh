@@ -19,6 +19,7 @@ packages=(
     libsndfile1-dev      # WAV in and out
     libcurl4-openssl-dev # HTTP and SMTP for the tools
     libical-dev          # calendars (RRULE/EXDATE expansion)
+    libsqlite3-dev       # the conversation history (WAL, FTS5)
     libespeak-ng-dev espeak-ng  # the simulator's voice
     # tests and benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev sox
