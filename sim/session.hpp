@@ -144,6 +144,8 @@ struct response_state {
     json output = json::array();
     std::int64_t in_text_tokens = 0;
     std::int64_t in_audio_tokens = 0;
+    std::int64_t cached_text_tokens = 0;   ///< of in_text_tokens: the prompt prefix cache
+    std::int64_t cached_audio_tokens = 0;  ///< of in_audio_tokens
     std::int64_t out_audio_samples = 0;
     std::size_t out_text_chars = 0;
     bool first_delta_sent = false;
@@ -284,6 +286,15 @@ class session : public std::enable_shared_from_this<session> {
     std::vector<item_ptr> conv_;
     std::vector<item_ptr> pending_transcripts_;
     std::shared_ptr<response_state> resp_;
+    /// The last response's prompt, part by part (instructions, then each item: its id and
+    /// text/audio tokens): a new prompt that starts with the same parts is billed as cached.
+    struct prompt_part {
+        std::string key;
+        std::int64_t text = 0;
+        std::int64_t audio = 0;
+        bool operator==(const prompt_part&) const = default;
+    };
+    std::vector<prompt_part> last_prompt_;
     bool voice_locked_ = false;
 
     // scenario progress

@@ -3,6 +3,7 @@
 #include "session.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <span>
 
 #include "ava/core/base64.hpp"
@@ -99,25 +100,49 @@ void session::start_response(const json& overrides) {
     r->max_output_tokens = overrides.contains("max_output_tokens") ? overrides["max_output_tokens"]
                                                                    : config_["max_output_tokens"];
     r->in_conversation = overrides.value("conversation", "auto") != "none";
-    // Input usage: the whole history, re-billed on every response (protocol ref section 8).
+    // Input usage: the whole history, re-billed on every response (protocol ref section 8),
+    // with the prompt cache: the part of the prompt that starts the same as the previous
+    // response's (instructions, then the same items in the same order) is billed as cached once
+    // it reaches 1024 tokens, in steps of 128 (OpenAI's prompt caching). Deleting an early item
+    // breaks the prefix; the history after it is billed in full again.
     const std::string instr = overrides.value("instructions", config_.value("instructions", ""));
-    r->in_text_tokens = text_tokens(instr.size());
+    std::vector<prompt_part> prompt;
+    prompt.push_back({"instructions:" + std::to_string(std::hash<std::string>{}(instr)),
+                      text_tokens(instr.size()), 0});
     for (const item_ptr& it : conv_) {
+        prompt_part part{it->item.value("id", ""), 0, 0};
         if (it->item["role"] == "user")
-            r->in_audio_tokens += static_cast<std::int64_t>(it->audio.size()) / 2400;  // 10/s
+            part.audio += static_cast<std::int64_t>(it->audio.size()) / 2400;  // 10/s
         else
-            r->in_audio_tokens += static_cast<std::int64_t>(it->audio.size()) / 1200;  // 20/s
-        r->in_text_tokens += text_tokens(it->transcript.size());
+            part.audio += static_cast<std::int64_t>(it->audio.size()) / 1200;  // 20/s
+        part.text += text_tokens(it->transcript.size());
         if (it->item.contains("content"))
             for (const json& p : it->item["content"])
                 if (p.contains("text") && p["text"].is_string())
-                    r->in_text_tokens +=
-                        text_tokens(p["text"].get_ref<const std::string&>().size());
+                    part.text += text_tokens(p["text"].get_ref<const std::string&>().size());
         if (it->item.contains("arguments"))
-            r->in_text_tokens += text_tokens(it->item["arguments"].dump().size());
-        if (it->item.contains("output"))
-            r->in_text_tokens += text_tokens(it->item["output"].dump().size());
+            part.text += text_tokens(it->item["arguments"].dump().size());
+        if (it->item.contains("output")) part.text += text_tokens(it->item["output"].dump().size());
+        prompt.push_back(std::move(part));
     }
+    std::int64_t prefix_text = 0;
+    std::int64_t prefix_audio = 0;
+    for (std::size_t i = 0; i < prompt.size() && i < last_prompt_.size(); ++i) {
+        if (!(prompt[i] == last_prompt_[i])) break;
+        prefix_text += prompt[i].text;
+        prefix_audio += prompt[i].audio;
+    }
+    for (const prompt_part& p : prompt) {
+        r->in_text_tokens += p.text;
+        r->in_audio_tokens += p.audio;
+    }
+    const std::int64_t prefix = prefix_text + prefix_audio;
+    if (prefix >= 1024) {
+        const std::int64_t cached = 1024 + (prefix - 1024) / 128 * 128;
+        r->cached_audio_tokens = cached * prefix_audio / prefix;
+        r->cached_text_tokens = cached - r->cached_audio_tokens;
+    }
+    last_prompt_ = std::move(prompt);
     resp_ = r;
     asio::co_spawn(ex_, run_response(shared_from_this(), r), asio::detached);
 }
@@ -365,9 +390,11 @@ asio::awaitable<void> session::run_response(std::shared_ptr<session> self,
          {{"text_tokens", r->in_text_tokens},
           {"audio_tokens", r->in_audio_tokens},
           {"image_tokens", 0},
-          {"cached_tokens", 0},
+          {"cached_tokens", r->cached_text_tokens + r->cached_audio_tokens},
           {"cached_tokens_details",
-           {{"text_tokens", 0}, {"audio_tokens", 0}, {"image_tokens", 0}}}}},
+           {{"text_tokens", r->cached_text_tokens},
+            {"audio_tokens", r->cached_audio_tokens},
+            {"image_tokens", 0}}}}},
         {"output_token_details", {{"text_tokens", out_text}, {"audio_tokens", out_audio}}}};
     const bool cancelled = !r->cancel_reason.empty();
     const json details =

@@ -154,6 +154,7 @@ void conversation::update_status() {
 void conversation::after_input(steady_time now) {
     if (stopped_) return;
     release_finals(now);
+    prune_context();
     check_rollover(now);
     update_status();
 }

@@ -146,4 +146,37 @@ void conversation::finish_text(const std::string& item_id, const std::string& te
     rec->text_done = true;
 }
 
+void conversation::prune_context() {
+    if (opts_.keep_turns == 0 || !online()) return;
+    // The user turns the server still holds, in conversation order.
+    std::vector<std::size_t> turns;
+    for (std::size_t i = 0; i < order_.size(); ++i) {
+        const item_rec& rec = items_.at(order_[i]);
+        if (!rec.stale && !rec.deleted && rec.is_message && rec.role == speaker::user) {
+            turns.push_back(i);
+        }
+    }
+    if (turns.size() <= opts_.keep_turns + opts_.prune_batch) return;
+    // Old items go even while a reply is under way (a back-to-back talk has no quiet moment);
+    // what a barge-in or a tool batch may still need stays until it is done with.
+    const std::size_t keep_from = turns[turns.size() - opts_.keep_turns];
+    for (std::size_t i = 0; i < keep_from; ++i) {
+        item_rec& rec = items_.at(order_[i]);
+        if (rec.stale || rec.deleted || rec.flush_pending) continue;
+        // Only once its line is out (in the transcript, and so in the history).
+        if (rec.is_message && !rec.released) continue;
+        // Still playing: a barge-in would truncate it.
+        if (rec.has_audio && !rec.played_out && !rec.flushed) continue;
+        // A function call or its output while a batch runs.
+        if (!rec.is_message && !batches_.empty()) continue;
+        if (std::find(unsent_user_texts_.begin(), unsent_user_texts_.end(), rec.id) !=
+            unsent_user_texts_.end()) {
+            continue;
+        }
+        send(client::conversation_item_delete{.event_id = {}, .item_id = rec.id});
+        rec.deleted = true;
+        ++sum_.context_items_deleted;
+    }
+}
+
 }  // namespace ava::realtime

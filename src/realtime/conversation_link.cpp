@@ -39,6 +39,7 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
     turn_ = opts_.session.turn;
 
     send(client::session_update{.event_id = {}, .session = opts_.session});
+    send_memory();
     if (reconnected) reseed();
 
     // Typed lines that waited for the connection: their items, then one response.
@@ -218,6 +219,23 @@ void conversation::reseed() {
         notice("history re-seeded with the last " + std::to_string(lines.size() - first) + " of " +
                    std::to_string(lines.size()) + " lines",
                false);
+    }
+}
+
+void conversation::send_memory() {
+    // Earlier sessions: the same text items as a re-seed, ahead of this session's own lines.
+    std::size_t k = 0;
+    for (const memory_line& l : opts_.memory) {
+        if (trim(l.text).empty()) continue;
+        item it;
+        it.id = "ava_m" + std::to_string(generation_) + "_" + std::to_string(++k);
+        it.type = "message";
+        const bool user = l.role == speaker::user;
+        it.role = user ? "user" : "assistant";
+        it.content.push_back(
+            content_part{.type = user ? "input_text" : "output_text", .text = l.text});
+        seed_ids_.insert(it.id);
+        send(client::conversation_item_create{.event_id = {}, .item = std::move(it)});
     }
 }
 

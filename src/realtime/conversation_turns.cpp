@@ -258,6 +258,7 @@ void conversation::on_playback_flushed(std::string_view item_id, std::int64_t he
         } else {
             // Nothing heard: a 0 ms truncate is rejected, so remove the item instead.
             send(client::conversation_item_delete{.event_id = {}, .item_id = rec->id});
+            rec->deleted = true;
         }
     }
     cut_item_text(*rec);

@@ -251,7 +251,8 @@ class conversation {
         std::string heard_text;
         std::string unheard_text;
         bool estimated = false;
-        bool stale = false;  ///< from a previous connection: never truncate/delete it
+        bool stale = false;    ///< from a previous connection: never truncate/delete it
+        bool deleted = false;  ///< conversation.item.delete sent (pruned, or nothing heard)
         bool released = false;
         steady_time added_at{};
     };
@@ -314,6 +315,10 @@ class conversation {
     void handle_error(const error_info& e, steady_time now);
     void buffer_offline(std::vector<core::sample> frame);
     void reseed();
+    /// The memory lines (opts_.memory) as text items, on every connect.
+    void send_memory();
+    /// Deletes the server's items older than the last keep_turns user turns (when quiet).
+    void prune_context();
 
     void handle(server::error& e, steady_time now);
     void handle(server::session_created& e, steady_time now);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,9 +33,28 @@ struct token_prices {
 /// Image input is not priced: ava-voice never sends images.
 double cost_usd(const usage& u, const token_prices& p) noexcept;
 
+enum class speaker { user, assistant };
+
+/// A line of an earlier session, given to the model as a text item (memory across sessions).
+struct memory_line {
+    speaker role = speaker::user;
+    std::string text;
+};
+
 struct conversation_options {
     /// Sent as session.update on every (re)connect; include the tools here.
     session_config session;
+    /// The recent past, oldest first: sent as text items (user lines input_text, assistant
+    /// lines output_text) right after session.update on every connect, before anything else.
+    std::vector<memory_line> memory;
+    /// Keep the server's context to the items of the last `keep_turns` user turns: older items
+    /// of this connection are deleted (conversation.item.delete) once their lines are final and
+    /// nothing is in flight, so the input tokens billed per turn level off. 0: keep everything.
+    std::size_t keep_turns = 0;
+    /// Let this many turns beyond keep_turns gather before pruning (then down to keep_turns at
+    /// once): every delete breaks the service's prompt cache from that item on, so pruning in
+    /// batches keeps most turns cached. 0: prune every turn.
+    std::size_t prune_batch = 0;
     /// Samples per input_audio_buffer.append (default 20 ms at 24 kHz).
     std::size_t frame_samples = core::frame_samples;
     /// Mic audio kept while disconnected; beyond that the oldest is dropped (and counted).
@@ -76,8 +96,6 @@ enum class conv_status {
 };
 std::string_view to_string(conv_status s) noexcept;
 
-enum class speaker { user, assistant };
-
 /// Why a barge-in happened.
 enum class interrupt_source { server_vad, manual, push_to_talk };
 
@@ -106,7 +124,8 @@ struct session_summary {
     int reconnects = 0;  ///< successful reconnects after the first connection
     int tool_calls_ok = 0;
     int tool_calls_failed = 0;
-    int tool_fillers = 0;  ///< spoken fillers while a slow tool ran
+    int tool_fillers = 0;           ///< spoken fillers while a slow tool ran
+    int context_items_deleted = 0;  ///< old items pruned from the server's context (keep_turns)
     std::int64_t user_words = 0;
     std::int64_t assistant_words = 0;  ///< heard words only
     std::vector<std::chrono::milliseconds> latencies;
