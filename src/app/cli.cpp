@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "ava/core/error.hpp"
@@ -20,6 +22,7 @@
 #include "config_keys.hpp"
 
 #include "ava/audio/devices.hpp"
+#include "ava/history/memory_tools.hpp"
 #include "ava/tools/builtin.hpp"
 #include "ava/tools/mcp.hpp"
 
@@ -42,6 +45,7 @@ constexpr const char* g_audio = "Audio devices";
 constexpr const char* g_headless = "Headless (files instead of devices)";
 constexpr const char* g_net = "Network";
 constexpr const char* g_log = "Logging and output";
+constexpr const char* g_memory = "Memory and history";
 
 // The order here is the order flags are applied (later wins for the same key).
 constexpr flag_def flag_table[] = {
@@ -59,6 +63,10 @@ constexpr flag_def flag_table[] = {
     {"--instructions", "session.instructions", "TEXT", nullptr, g_session, "System prompt text"},
     {"--instructions-file", "session.instructions_file", "FILE", nullptr, g_session,
      "Read the system prompt from FILE"},
+    {"--language", "transcription.language", "CODE", nullptr, g_session,
+     "Your language (ISO-639-1, e.g. de): transcription, and the model answers in it"},
+    {"--max-cost", "session.max_cost_usd", "USD", nullptr, g_session,
+     "End the session once its estimated cost reaches USD (warning at 80 %)"},
     {"--text", "session.output_modality", nullptr, "text", g_session,
      "Text-only answers (no assistant audio)"},
     {"--vad", "vad.type", "server|semantic|manual", nullptr, g_session,
@@ -96,6 +104,14 @@ constexpr flag_def flag_table[] = {
      "Allow a plain ws:// endpoint that is not on this machine (no TLS)"},
     {"--proxy", "network.proxy", "URL", nullptr, g_net,
      "HTTPS proxy (default: HTTPS_PROXY from the environment)"},
+    {"--history-db", "history.db", "FILE", nullptr, g_memory,
+     "The conversation history (default: $XDG_DATA_HOME/ava-voice/history.db)"},
+    {"--no-memory", "memory.enabled", nullptr, "false", g_memory,
+     "Start fresh: no earlier conversations or remembered facts (this run is still kept)"},
+    {"--incognito", "history.incognito", nullptr, "true", g_memory,
+     "Neither read nor keep any history (no file is written)"},
+    {"--keep-turns", "context.keep_turns", "N", nullptr, g_memory,
+     "Keep only the last N turns in the service's context (0: all)"},
     {"--log-level", "logging.level", "LEVEL", nullptr, g_log,
      "trace, debug, info, warn, error, critical or off"},
     {"--log-file", "logging.file", "FILE", nullptr, g_log, "Also write the log to FILE"},
@@ -114,6 +130,9 @@ Environment: OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI
 Commands:
   ava-voice doctor [flags]    check the key, the endpoint (TLS + WebSocket), audio devices,
                               the microphone and speaker, and the config; advice for each problem
+  ava-voice history list      past conversations (id, date, length, turns, cost); also
+                              show ID, search TEXT, export ID --format md|jsonl, forget ID,
+                              forget --all, facts (what it was asked to remember), forget-fact N
 
 Keys while talking (in a terminal): SPACE push-to-talk with --vad manual (press to start,
   press again to end: terminals report no key release), M mute, C cancel the reply,
@@ -187,6 +206,9 @@ int list_tools(const config& cfg, std::ostream& out) {
     // The very registry a run builds, so what is listed is what the model would be offered.
     tools::registry reg(cfg.tools.default_timeout);
     tools::register_builtin_tools(reg, cfg.tools);
+    // The memory tools, as a run with this config offers them (listing opens no database).
+    const bool memory = cfg.memory.enabled && !cfg.history.incognito;
+    if (memory) history::register_memory_tools(reg, nullptr);
     std::optional<tools::mcp_bridge> mcp;
     if (!cfg.tools.mcp.empty()) {
         std::chrono::milliseconds wait{0};
@@ -205,6 +227,12 @@ int list_tools(const config& cfg, std::ostream& out) {
         }
     }
     if (!approval.empty()) out << "\nasks for your yes before running: " << approval << '\n';
+    if (!memory) {
+        out << "\nremember, search_history: off ("
+            << (cfg.history.incognito ? "--incognito keeps no history"
+                                      : "memory.enabled = false / --no-memory")
+            << ")\n";
+    }
     if (mcp) {
         out << "\nMCP servers:\n";
         for (const auto& s : mcp->status()) out << "  " << describe(s) << '\n';
@@ -286,6 +314,54 @@ command_line parse_command_line(int argc, const char* const* argv) {
         doctor = true;
         args.erase(args.begin() + 1);
     }
+    // `history` too, and its own words (the verb, its operands, --all, --format, --limit) are
+    // taken out before the usual flags are parsed.
+    bool history = false;
+    if (argc > 1 && std::string_view(argv[1]) == "history") {
+        history = true;
+        std::vector<const char*> rest{args[0]};
+        const auto takes_value = [&](std::string_view a) {
+            if (a == "-c" || a == "--config" || a == "--set") return true;
+            return std::any_of(
+                std::begin(flag_table), std::end(flag_table),
+                [&](const flag_def& f) { return f.fixed == nullptr && a == f.flag; });
+        };
+        for (std::size_t i = 2; i < args.size(); ++i) {
+            const std::string_view a = args[i];
+            const auto value = [&](std::string_view name) -> std::string {
+                if (a.size() > name.size() && a[name.size()] == '=') {
+                    return std::string(a.substr(name.size() + 1));
+                }
+                if (i + 1 >= args.size()) throw config_error(std::string(name) + " needs a value");
+                return args[++i];
+            };
+            if (a == "--all") {
+                cl.history.all = true;
+            } else if (a.rfind("--format", 0) == 0 && (a.size() == 8 || a[8] == '=')) {
+                cl.history.format = value("--format");
+            } else if (a.rfind("--limit", 0) == 0 && (a.size() == 7 || a[7] == '=')) {
+                const std::string v = value("--limit");
+                try {
+                    cl.history.limit = std::stoi(v);
+                } catch (const std::exception&) {
+                    cl.history.limit = 0;
+                }
+                if (cl.history.limit <= 0)
+                    throw config_error("--limit: '" + v + "' is not a count");
+            } else if (a == "--") {
+                for (++i; i < args.size(); ++i) cl.history.words.emplace_back(args[i]);
+            } else if (!a.empty() && a[0] != '-') {
+                cl.history.words.emplace_back(a);
+            } else {
+                rest.push_back(args[i]);
+                if (a.find('=') == std::string_view::npos && takes_value(a) &&
+                    i + 1 < args.size()) {
+                    rest.push_back(args[++i]);
+                }
+            }
+        }
+        args = std::move(rest);
+    }
     try {
         app.parse(static_cast<int>(args.size()), args.data());
     } catch (const CLI::CallForHelp&) {
@@ -329,6 +405,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
         cl.cmd = command::version;
     } else if (doctor) {
         cl.cmd = command::doctor;
+    } else if (history) {
+        cl.cmd = command::history;
     } else if (print_config->count() > 0) {
         cl.cmd = command::print_config;
     } else if (list_dev->count() > 0) {
@@ -452,6 +530,9 @@ int main_entry(int argc, const char* const* argv, const run_function& run,
                 return list_devices(out, err);
             case command::list_providers:
                 return list_providers(cfg, out);
+            case command::history:
+                return history_command(cfg, cl.history,
+                                       cfg.ui.color && ::isatty(STDOUT_FILENO) == 1, out, err);
             case command::list_tools:
                 // The table is the output: MCP servers' start-up chatter at info would only
                 // interleave with it (warnings still show).

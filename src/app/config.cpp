@@ -110,6 +110,12 @@ std::string config::api_key_variable() const {
     return provider.kind == provider_kind::azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY";
 }
 
+std::string config::history_path() const {
+    if (!history.db.empty()) return history.db;
+    if (environment.data_dir.empty()) return {};
+    return (std::filesystem::path(environment.data_dir) / "history.db").string();
+}
+
 loaded_config load_config(const config_sources& sources) {
     loaded_config out;
     for (const auto& k : keys()) out.origins[k.info.name] = "default";

@@ -113,6 +113,7 @@ void apply_env(loaded_config& out, const env_layer& env, const std::string& home
 void pass_on_environment(config& c, const env_lookup& env) {
     if (!env) return;
     c.environment.samples_dir = env("AVA_SAMPLES_DIR");
+    if (const auto dir = default_data_dir(env)) c.environment.data_dir = dir->string();
     for (const char* v : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy",
                           "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
         if (auto got = env(v); got && !got->empty()) c.environment.proxy_variables[v] = *got;
@@ -153,6 +154,30 @@ std::optional<fs::path> default_config_path(const env_lookup& env) {
     const std::string home = get("HOME");
     if (home.empty()) return std::nullopt;
     return fs::path(home) / ".config" / "ava-voice" / "config.toml";
+#endif
+}
+
+std::optional<fs::path> default_data_dir(const env_lookup& env) {
+    const auto get = [&](const char* n) -> std::string {
+        if (!env) return {};
+        auto v = env(n);
+        return v ? *v : std::string();
+    };
+#if defined(_WIN32)
+    const std::string appdata = get("APPDATA");
+    if (appdata.empty()) return std::nullopt;
+    return fs::path(appdata) / "ava-voice";
+#elif defined(__APPLE__)
+    const std::string home = get("HOME");
+    if (home.empty()) return std::nullopt;
+    return fs::path(home) / "Library" / "Application Support" / "ava-voice";
+#else
+    // XDG Base Directory spec: a relative XDG_DATA_HOME is invalid and must be ignored.
+    const std::string xdg = get("XDG_DATA_HOME");
+    if (!xdg.empty() && fs::path(xdg).is_absolute()) return fs::path(xdg) / "ava-voice";
+    const std::string home = get("HOME");
+    if (home.empty()) return std::nullopt;
+    return fs::path(home) / ".local" / "share" / "ava-voice";
 #endif
 }
 

@@ -230,6 +230,21 @@ void check_env_name(const std::string& v) {
     });
     if (!ok) throw value_error("must be an environment variable name, not '" + v + "'");
 }
+void check_language(const std::string& v) {
+    // ISO-639-1 (or -3), optionally with a region: en, de, pt-BR, yue.
+    const std::size_t dash = v.find('-');
+    const std::string base = v.substr(0, dash);
+    const bool ok = v.empty() || (base.size() >= 2 && base.size() <= 3 &&
+                                  std::all_of(base.begin(), base.end(),
+                                              [](char c) { return c >= 'a' && c <= 'z'; }) &&
+                                  (dash == std::string::npos || v.size() - dash - 1 >= 2));
+    if (!ok) {
+        throw value_error(
+            "must be a language code such as en, de or pt-BR (ISO-639-1, lower "
+            "case), not '" +
+            v + "'");
+    }
+}
 void check_not_blank(const std::string& v) {
     if (core::trim(v).empty()) throw value_error("must not be empty");
 }
@@ -267,6 +282,7 @@ std::vector<key_def> build_keys() {
     k.push_back(enum_key("session.output_modality", AVA_FIELD(session.modality), modality_names));
     k.push_back(
         enum_key("session.noise_reduction", AVA_FIELD(session.noise_reduction), noise_names));
+    k.push_back(double_key("session.max_cost_usd", AVA_FIELD(session.max_cost_usd), 0, 1e6));
 
     k.push_back(enum_key("vad.type", AVA_FIELD(vad.type), vad_names));
     k.push_back(double_key("vad.threshold", AVA_FIELD(vad.threshold), 0.0, 1.0));
@@ -278,7 +294,8 @@ std::vector<key_def> build_keys() {
     k.push_back(int_key("vad.idle_timeout_ms", AVA_FIELD(vad.idle_timeout), 0, max_ms));
 
     k.push_back(string_key("transcription.model", AVA_FIELD(transcription.model)));
-    k.push_back(string_key("transcription.language", AVA_FIELD(transcription.language)));
+    k.push_back(
+        string_key("transcription.language", AVA_FIELD(transcription.language), check_language));
 
     k.push_back(string_key("audio.input_device", AVA_FIELD(audio.input_device)));
     k.push_back(string_key("audio.output_device", AVA_FIELD(audio.output_device)));
@@ -292,6 +309,14 @@ std::vector<key_def> build_keys() {
     k.push_back(path_key("headless.record_wav", AVA_FIELD(headless.record_wav)));
     k.push_back(path_key("headless.events_jsonl", AVA_FIELD(headless.events_jsonl)));
     k.push_back(bool_key("headless.fast", AVA_FIELD(headless.fast)));
+
+    k.push_back(path_key("history.db", AVA_FIELD(history.db)));
+    k.push_back(bool_key("history.incognito", AVA_FIELD(history.incognito)));
+    k.push_back(bool_key("history.store_tool_arguments", AVA_FIELD(history.store_tool_arguments)));
+    k.push_back(bool_key("history.store_email_bodies", AVA_FIELD(history.store_email_bodies)));
+    k.push_back(bool_key("memory.enabled", AVA_FIELD(memory.enabled)));
+    k.push_back(int_key("memory.seed_tokens", AVA_FIELD(memory.seed_tokens), 0, 100000));
+    k.push_back(int_key("context.keep_turns", AVA_FIELD(context.keep_turns), 0, 10000));
 
     k.push_back(string_key("logging.level", AVA_FIELD(logging.level), check_log_level));
     k.push_back(path_key("logging.file", AVA_FIELD(logging.file)));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include "ava/sim/server.hpp"
 #include "ava/tools/builtin.hpp"
 #include "ava/tools/mcp.hpp"
+#include "run_history.hpp"
 #include "run_input.hpp"
 #include "run_parts.hpp"
 
@@ -197,6 +199,10 @@ int run(const config& cfg) {
     so.events_jsonl = cfg.headless.events_jsonl;
     so.record_wav = cfg.headless.record_wav;
     so.conversation = conversation_from(cfg);
+    // ---- the history and memory ----
+    history_recorder history(cfg, [&con](const std::string& w) { con.warning(w); });
+    history.apply(so.conversation);
+    if (const std::string h = history.describe(); !h.empty()) con.banner("ava-voice: " + h);
     so.connection = connection_options_from(cfg, std::move(ep));
     so.require_approval = cfg.tools.require_approval;
     so.approval = cfg.tools.approval;
@@ -204,8 +210,16 @@ int run(const config& cfg) {
 
     // ---- the session ----
     session_callbacks cb;
-    cb.on_transcript = [&con](const transcript_line& t) { con.transcript(t); };
-    cb.on_tool = [&con](const tool_event& e) { con.tool(e); };
+    cb.on_transcript = [&con, &history](const transcript_line& t) {
+        // Queued for the history before it is shown: a line on screen is a line on its way
+        // to the file.
+        history.on_transcript(t);
+        con.transcript(t);
+    };
+    cb.on_tool = [&con, &history](const tool_event& e) {
+        con.tool(e);
+        history.on_tool(e);
+    };
     cb.on_notice = [&con, log, ansi = uo.ansi](std::string_view text, bool warning) {
         if (warning) {
             con.warning(text);
@@ -214,16 +228,41 @@ int run(const config& cfg) {
             if (ansi) con.hint(std::string(text));
         }
     };
-    cb.on_status = [&con, log](realtime::conv_status s) {
+    cb.on_status = [&con, log, &history](realtime::conv_status s) {
         log->debug("status: {}", to_string(s));
         con.status(s);
+        history.on_status(s);
     };
     cb.on_interrupted = [&con] { con.interrupted(); };
     cb.on_turn = [&con, log](const realtime::act::turn_metrics& m) {
         log->info("turn {}: {} ms from end of speech to first audio", m.turn, m.latency.count());
         con.turn(m);
     };
-    cb.on_usage = [&con](const realtime::act::usage_metrics& m) { con.usage(m); };
+    // --max-cost: a warning at 80 %, a clean end (with the summary) at 100 %. The session is
+    // created below, before start(): the callbacks only run after that.
+    std::atomic<session*> budget_target{nullptr};
+    std::string budget_message;
+    cb.on_usage = [&con, &cfg, &budget_target, &budget_message,
+                   warned = false](const realtime::act::usage_metrics& m) mutable {
+        con.usage(m);
+        const double max = cfg.session.max_cost_usd;
+        if (max <= 0) return;
+        char spent[64];
+        std::snprintf(spent, sizeof spent, "$%.4f of --max-cost $%.4f", m.session_cost_usd, max);
+        if (m.session_cost_usd >= max) {
+            if (session* s = budget_target.exchange(nullptr)) {
+                budget_message = std::string("ava-voice: reached the cost limit (") + spent +
+                                 "); ending the session. Raise it with --max-cost USD "
+                                 "(session.max_cost_usd), or 0 for no limit.";
+                con.warning(budget_message);
+                s->stop();
+            }
+        } else if (!warned && m.session_cost_usd >= 0.8 * max) {
+            warned = true;
+            con.warning(std::string("80 % of the cost limit used (") + spent +
+                        "); the session ends at the limit");
+        }
+    };
     // Risky tools ask at the keyboard when there is one; otherwise the model asks by voice.
     if (interactive && cfg.tools.approval != tools::approval_mode::voice) {
         cb.on_approval = [&con](const approval_request& r) { con.approval(r); };
@@ -234,7 +273,9 @@ int run(const config& cfg) {
     }
 
     auto sess = std::make_unique<session>(std::move(so), std::move(cb));
+    budget_target = sess.get();
     tools::register_builtin_tools(sess->tools(), cfg.tools);
+    history.register_tools(sess->tools());
     // MCP servers start in the background; those that answer within a moment are in the first
     // session.update, later ones follow in a session.update of their own. Declared after the
     // session: destroyed (its servers stopped) before it.
@@ -312,7 +353,10 @@ int run(const config& cfg) {
         if (uo.ansi) log_to_stderr(true);
     }
     if (result.how == session_result::end::fatal) con.error(result.message);
-    con.line(summary_text(sess->summary(), sess->audio_stats()));
+    const realtime::session_summary summary = sess->summary();
+    history.finish(summary);
+    con.line(summary_text(summary, sess->audio_stats()));
+    if (!budget_message.empty()) con.line(budget_message);
     if (simulator) simulator->stop();
     return exit_code_for(result);
 }

@@ -2,6 +2,7 @@
 // service, its endpoint, the connection options, and the conversation (session.update) options.
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ava/app/run.hpp"
@@ -14,6 +15,29 @@ using namespace std::chrono_literals;
 
 // ---- the session config ------------------------------------------------------------------------
 
+/// The language's English name for the instructions ("de" -> "German"); the code itself when
+/// it is not in this table (the model knows ISO-639-1 codes too).
+std::string language_name(const std::string& code) {
+    static const std::pair<const char*, const char*> names[] = {
+        {"ar", "Arabic"},     {"bg", "Bulgarian"},  {"ca", "Catalan"},   {"cs", "Czech"},
+        {"da", "Danish"},     {"de", "German"},     {"el", "Greek"},     {"en", "English"},
+        {"es", "Spanish"},    {"et", "Estonian"},   {"fa", "Persian"},   {"fi", "Finnish"},
+        {"fr", "French"},     {"he", "Hebrew"},     {"hi", "Hindi"},     {"hr", "Croatian"},
+        {"hu", "Hungarian"},  {"id", "Indonesian"}, {"it", "Italian"},   {"ja", "Japanese"},
+        {"ko", "Korean"},     {"lt", "Lithuanian"}, {"lv", "Latvian"},   {"ms", "Malay"},
+        {"nl", "Dutch"},      {"no", "Norwegian"},  {"pl", "Polish"},    {"pt", "Portuguese"},
+        {"ro", "Romanian"},   {"ru", "Russian"},    {"sk", "Slovak"},    {"sl", "Slovenian"},
+        {"sr", "Serbian"},    {"sv", "Swedish"},    {"sw", "Swahili"},   {"ta", "Tamil"},
+        {"th", "Thai"},       {"tr", "Turkish"},    {"uk", "Ukrainian"}, {"ur", "Urdu"},
+        {"vi", "Vietnamese"}, {"zh", "Chinese"},
+    };
+    const std::string base = code.substr(0, code.find('-'));
+    for (const auto& [c, n] : names) {
+        if (base == c) return n;
+    }
+    return code;
+}
+
 realtime::session_config session_from(const config& cfg) {
     realtime::session_config s;
     s.type = "realtime";
@@ -21,6 +45,11 @@ realtime::session_config session_from(const config& cfg) {
     s.output_modalities =
         std::vector<std::string>{cfg.session.modality == output_modality::text ? "text" : "audio"};
     s.instructions = cfg.session.resolved_instructions;
+    if (const std::string& lang = cfg.transcription.language; !lang.empty()) {
+        *s.instructions += "\n\nLanguage: always answer in " + language_name(lang) + " (" + lang +
+                           "), whatever language earlier messages or tool results are in; "
+                           "switch only when the user asks you to.";
+    }
     s.input_format = realtime::audio_format{};
     s.output_format = realtime::audio_format{};
     switch (cfg.session.noise_reduction) {

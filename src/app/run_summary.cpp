@@ -28,6 +28,10 @@ std::string summary_text(const realtime::session_summary& s, const audio::engine
     char cost[32];
     std::snprintf(cost, sizeof cost, "%.4f", s.cost_usd);
     o << cost << "\n";
+    if (s.context_items_deleted > 0) {
+        o << "context: " << s.context_items_deleted
+          << " older items deleted from the service's context (context.keep_turns)\n";
+    }
     if (s.mic_samples_dropped > 0) {
         o << "microphone audio dropped while offline: "
           << core::samples_to_ms(s.mic_samples_dropped) << " ms\n";

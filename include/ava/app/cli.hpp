@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ava/app/config.hpp"
+#include "ava/app/history_command.hpp"
 
 namespace ava::app {
 
@@ -29,7 +30,8 @@ enum class command {
     list_devices,
     list_providers,
     list_tools,
-    doctor,  ///< `ava-voice doctor [flags]`: the first argument
+    doctor,   ///< `ava-voice doctor [flags]`: the first argument
+    history,  ///< `ava-voice history VERB ... [flags]`: the first argument
 };
 
 struct command_line {
@@ -37,6 +39,7 @@ struct command_line {
     std::optional<std::filesystem::path> config_file;  ///< --config
     std::vector<setting> settings;                     ///< every flag that sets a config key
     std::string help;                                  ///< the --help text
+    history_args history;                              ///< for command::history
 };
 
 /// Parses argv (argv[0] is the program name). Flags that set config keys become `settings` (as

@@ -69,9 +69,36 @@ struct session_config {
     std::string instructions_file;  ///< or read it from this file
     output_modality modality = output_modality::audio;
     noise_reduction_kind noise_reduction = noise_reduction_kind::near_field;
+    /// End the session cleanly once its estimated cost reaches this (USD); a warning at 80 %.
+    /// 0: no limit.
+    double max_cost_usd = 0;
     /// Filled by the loader: the prompt sent in session.update (the file's text, the inline text,
     /// or the built-in default from config/instructions.md). Not a config key.
     std::string resolved_instructions;
+};
+
+/// The conversation history (SQLite) and what is kept in it.
+struct history_config {
+    /// The database file. Empty: the platform data dir ($XDG_DATA_HOME/ava-voice/history.db,
+    /// ~/.local/share/ava-voice/history.db); see config::history_path().
+    std::string db;
+    bool incognito = false;            ///< neither read nor write any history (no file at all)
+    bool store_tool_arguments = true;  ///< false: tool calls are kept without their arguments
+    bool store_email_bodies = true;    ///< false: send_email calls are kept without the body
+};
+
+/// Memory across sessions (needs the history).
+struct memory_config {
+    bool enabled = true;             ///< false (--no-memory): start fresh, no memory tools
+    std::size_t seed_tokens = 1500;  ///< the recent past given to the model, at most this much
+};
+
+/// What the service keeps of this session's conversation (what is billed every turn).
+struct context_config {
+    /// Keep the items of the last N user turns; older ones are deleted from the service's
+    /// context once they are in the transcript. 0: keep everything (the default: with the
+    /// service's prompt cache, keeping everything measured cheaper; see docs/memory.md).
+    std::size_t keep_turns = 0;
 };
 
 struct vad_config {
@@ -155,6 +182,9 @@ struct environment_values {
     /// are unset (https_proxy, HTTPS_PROXY, http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY,
     /// no_proxy, NO_PROXY): name -> value, only those set and not empty.
     std::map<std::string, std::string> proxy_variables;
+    /// The platform data dir for ava-voice ($XDG_DATA_HOME/ava-voice, ~/.local/share/ava-voice,
+    /// ~/Library/Application Support/ava-voice, %APPDATA%\ava-voice); empty when unknown.
+    std::string data_dir;
 };
 
 /// Every setting of ava-voice. Plain data; copy freely.
@@ -174,6 +204,9 @@ struct config {
     reconnect_policy reconnect;
     network_config network;
     tools::tools_settings tools;
+    history_config history;
+    memory_config memory;
+    context_config context;
     /// Filled by the loader from the real environment; not config keys.
     environment_values environment;
 
@@ -184,6 +217,9 @@ struct config {
     std::string realtime_url() const;
     /// The variable the API key is read from (api_key_env, or the provider's usual one).
     std::string api_key_variable() const;
+    /// The history database: history.db, or history.db in the platform data dir. Empty when
+    /// neither is known (no HOME).
+    std::string history_path() const;
 };
 
 /// One value for a key, given as text (how flags and `--set` arrive).
@@ -235,6 +271,8 @@ loaded_config load_config(const config_sources& sources);
 /// ~/.config/ava-voice/config.toml) on Linux, ~/Library/Application Support/ava-voice/config.toml
 /// on macOS, %APPDATA%\ava-voice\config.toml on Windows. nullopt when no base dir is known.
 std::optional<std::filesystem::path> default_config_path(const env_lookup& env);
+/// The platform data dir for ava-voice (see environment_values::data_dir).
+std::optional<std::filesystem::path> default_data_dir(const env_lookup& env);
 
 /// The effective config as TOML, with the same keys as the example file. Secrets appear as
 /// "[redacted]" (or "(not set)" in a comment). With origins, each value gets a comment saying
