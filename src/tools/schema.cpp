@@ -237,7 +237,9 @@ struct json_schema::impl {
 json_schema::json_schema(std::string_view schema_json) : impl_(std::make_unique<impl>()) {
     try {
         impl_->schema = json::parse(schema_json);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number no double holds (1e6464): both say what
+        // and where in e.what().
         throw config_error(std::string("schema is not valid JSON: ") + e.what());
     }
     check_schema(impl_->schema, "schema");

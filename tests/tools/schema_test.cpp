@@ -93,4 +93,19 @@ TEST(json_schema, rejects_schemas_it_cannot_check) {
     }
 }
 
+TEST(json_schema, a_number_too_big_for_a_double_is_a_config_error) {
+    // nlohmann throws out_of_range (406), not parse_error, for this one.
+    try {
+        json_schema(R"({"type":"number","maximum":1e6464})");
+        FAIL() << "no error";
+    } catch (const ava::config_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("schema is not valid JSON"), std::string::npos) << what;
+        EXPECT_NE(what.find("1e6464"), std::string::npos) << what;
+    }
+    // The arguments' parse never throws: the same number there is just invalid arguments.
+    json_schema s(R"({"type":"object"})");
+    EXPECT_EQ(s.validate(R"({"x":1e6464})").value(), "arguments are not valid JSON");
+}
+
 }  // namespace
