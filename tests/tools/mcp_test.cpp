@@ -262,6 +262,18 @@ TEST(mcp_protocol, call_results_become_function_output) {
     EXPECT_LT(big.size(), 1100u);
 }
 
+TEST(mcp_protocol, a_non_boolean_is_error_reads_as_false) {
+    // nlohmann's value("isError", false) threw type_error on these: the call then failed with
+    // a JSON library message instead of passing the server's text on.
+    for (const json& flag : {json("true"), json(1), json(nullptr), json::object()}) {
+        const json result = {{"content", {{{"type", "text"}, {"text", "done"}}}},
+                             {"isError", flag}};
+        std::string out;
+        EXPECT_NO_THROW(out = mcp::call_output(result, 100)) << flag.dump();
+        EXPECT_EQ(out, R"({"result":"done"})") << flag.dump();
+    }
+}
+
 TEST(mcp_protocol, tools_pages_are_read_leniently) {
     const auto page =
         mcp::parse_tools_page({{"tools",

@@ -226,7 +226,10 @@ std::string call_output(const json& result, std::size_t max_bytes) {
             text += part;
         }
     }
-    if (result.value("isError", false)) {
+    // isError is a boolean; anything else reads as false, as a non-boolean annotation hint is
+    // ignored (bool_hint): the text still reaches the model either way.
+    if (const auto is_error = result.find("isError");
+        is_error != result.end() && is_error->is_boolean() && is_error->get<bool>()) {
         throw tool_error(text.empty() ? "the tool failed and said nothing more"
                                       : core::clip(text, max_bytes));
     }

@@ -86,7 +86,8 @@ bool allowed(const mcp_server_settings& s, std::string_view tool);
 /// The function output for a tools/call result: {"result": "<text>"} with the text content items
 /// joined by newlines (images, audio and blobs summarised, embedded resource text included,
 /// resource links as their URI), or {"result": <structuredContent>} when there is no text; cut
-/// to `max_bytes`. Throws tool_error with that text when isError is true, or when the server
+/// to `max_bytes`. Throws tool_error with that text when isError is true (a non-boolean isError
+/// counts as false), or when the server
 /// wants input ava-voice cannot give (a 2026-07-28 InputRequiredResult).
 std::string call_output(const nlohmann::json& result, std::size_t max_bytes);
 
