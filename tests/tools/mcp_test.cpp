@@ -26,6 +26,7 @@
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
 #include "ava/tools/registry.hpp"
+#include "mcp/channel.hpp"
 #include "mcp/protocol.hpp"
 
 namespace {
@@ -508,6 +509,52 @@ TEST(mcp_fake, crash_at_start_is_reported_once_and_retried_with_backoff) {
     EXPECT_EQ(logs.count("warning", "exited with status 3"), 1) << logs.text();
     EXPECT_GE(logs.count("debug", "[fake] fake: crashing at start"), 2);
     EXPECT_TRUE(reg.all().empty()) << "nothing was ever listed";
+}
+
+// channel::request read error.code with value("code", 0), which threw type_error for a string
+// and converted 1e30 to int (undefined): each now fails as a JSON-RPC error with code 0 and a
+// message that names the field.
+TEST(mcp_channel, an_error_code_that_is_not_an_integer_is_named) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"("oops")", "error.code is not an integer: \"oops\""},
+        {"1.5", "error.code is not an integer: 1.5"},
+        {"1e30", "error.code is not an integer: 1e+30"},
+        {"4294967296", "error.code is not an integer: 4294967296"},
+        {"", "error.code missing"}};
+    for (const auto& [code, named] : cases) {
+        const std::string error =
+            code.empty() ? R"({"message":"boom"})" : R"({"code":)" + code + R"(,"message":"boom"})";
+        const std::string answer = R"({"jsonrpc":"2.0","id":1,"error":)" + error + "}";
+        // Answers request 1 with `answer`, then waits for its stdin to close.
+        mcp::channel ch({.server = "t",
+                         .process = {.argv = {"/bin/sh", "-c",
+                                              "read l; printf '%s\\n' '" + answer + "'; read l"}},
+                         .stop_grace = 300ms},
+                        {});
+        try {
+            (void)ch.request("tools/call", json::object(), 5s);
+            ADD_FAILURE() << "no failure for " << answer;
+        } catch (const mcp::rpc_failure& f) {
+            EXPECT_EQ(f.why(), mcp::rpc_failure::kind::error) << answer;
+            EXPECT_EQ(f.code(), 0) << answer;
+            EXPECT_EQ(std::string(f.what()), "boom (" + named + ")") << answer;
+        }
+    }
+    // A proper code is passed on as it is.
+    mcp::channel ch(
+        {.server = "t",
+         .process = {.argv = {"/bin/sh", "-c",
+                              R"(read l; printf '%s\n' '{"jsonrpc":"2.0","id":1,"error":)"
+                              R"({"code":-32602,"message":"bad"}}'; read l)"}},
+         .stop_grace = 300ms},
+        {});
+    try {
+        (void)ch.request("tools/call", json::object(), 5s);
+        ADD_FAILURE() << "no failure";
+    } catch (const mcp::rpc_failure& f) {
+        EXPECT_EQ(f.code(), -32602);
+        EXPECT_STREQ(f.what(), "bad");
+    }
 }
 
 TEST(mcp_fake, a_program_that_does_not_exist) {
