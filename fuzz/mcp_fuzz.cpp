@@ -1,11 +1,13 @@
 // libFuzzer target: what ava-voice reads from an MCP server (src/tools/handlers/mcp): one line
-// of JSON-RPC as the channel parses and handles it (mirrored here: channel.cpp needs a child
-// process), then its result as each reader takes it: a tools/list
+// of JSON-RPC as the channel parses it (parse_line) and handles it (mirrored here: channel.cpp
+// needs a child process), then its result as each reader takes it: a tools/list
 // page (and each tool's input schema, as the registry builds it), a tools/call result, a
 // server/discover answer and a discover error. The readers are lenient by design; they may
 // throw only their own errors (tool_error for a failed call, config_error for a bad schema).
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -61,9 +63,11 @@ void read_message(const json& msg) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view line(reinterpret_cast<const char*>(data), size);
-    // As channel::handle_line parses a line: no exceptions, a batch is an array.
-    const json msg = json::parse(line, nullptr, false);
-    if (msg.is_discarded()) return 0;
+    // As channel::handle_line takes a line: parse_line(), then a batch is an array.
+    std::string problem;
+    const std::optional<json> parsed = mcp::parse_line(line, problem);
+    if (!parsed) return 0;
+    const json& msg = *parsed;
     if (msg.is_array()) {
         for (const auto& one : msg) read_message(one);
     } else {

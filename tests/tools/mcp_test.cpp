@@ -557,6 +557,34 @@ TEST(mcp_channel, an_error_code_that_is_not_an_integer_is_named) {
     }
 }
 
+// Found by fuzz/mcp_fuzz (its deep_array probe): a line of 100,000 '[' parsed fine, but dumping
+// it into the "not JSON-RPC" warning recursed once per level and overflowed the I/O thread's
+// stack (SIGSEGV: the whole app). It is now refused before parsing, and the channel lives on.
+TEST(mcp_protocol, lines_nested_deeper_than_128_levels_are_refused_before_parsing) {
+    std::string problem;
+    EXPECT_FALSE(mcp::parse_line(std::string(100000, '[') + std::string(100000, ']'), problem));
+    EXPECT_EQ(problem, "JSON nested deeper than 128 levels");
+    EXPECT_FALSE(mcp::parse_line("[1, 2", problem));
+    EXPECT_EQ(problem, "a line that is not JSON");
+    const auto ok = mcp::parse_line(std::string(128, '[') + std::string(128, ']'), problem);
+    ASSERT_TRUE(ok);
+    EXPECT_TRUE(ok->is_array());
+}
+
+TEST(mcp_channel, a_line_nested_100000_deep_is_dropped_not_a_crash) {
+    log_capture logs;
+    mcp::channel ch({.server = "deep",
+                     .process = {.argv = {"/bin/sh", "-c",
+                                          "read l; head -c 100000 /dev/zero | tr '\\0' '['; "
+                                          "head -c 100000 /dev/zero | tr '\\0' ']'; echo; "
+                                          R"(printf '%s\n' '{"jsonrpc":"2.0","id":1,)"
+                                          R"("result":{"ok":true}}'; read l)"}},
+                     .stop_grace = 300ms},
+                    {});
+    EXPECT_EQ(ch.request("tools/list", json::object(), 5s), json({{"ok", true}}));
+    EXPECT_EQ(logs.count("warning", "nested deeper than 128 levels"), 1) << logs.text();
+}
+
 TEST(mcp_fake, a_program_that_does_not_exist) {
     registry reg;
     mcp_server_settings s;

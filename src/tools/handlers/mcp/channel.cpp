@@ -410,8 +410,10 @@ void channel::garbage(std::string_view what, std::string_view line) {
 void channel::handle_line(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (core::trim(line).empty()) return;
-    const json msg = json::parse(line, nullptr, false);
-    if (msg.is_discarded()) return garbage("a line that is not JSON", line);
+    std::string problem;
+    const std::optional<json> parsed = parse_line(line, problem);
+    if (!parsed) return garbage(problem, line);
+    const json& msg = *parsed;
     if (msg.is_array()) {  // a JSON-RPC batch (2025-03-26 allowed them)
         for (const auto& one : msg) handle_message(one);
         return;
