@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -40,6 +41,15 @@ class input_reader {
         if (info.channels <= 0 || info.samplerate <= 0 || info.frames < 0) {
             sf_close(file_);
             fail("input audio '" + path + "' has no usable format");
+        }
+        // A header can claim any rate. Far below speech rates the resampler multiplies each chunk
+        // by up to 24000 (1 Hz: 98 M samples from 4096 frames), and far above it soxr is asked
+        // for ratios no recording has; both are a damaged or hostile file, not audio.
+        if (info.samplerate < min_rate || info.samplerate > max_rate) {
+            sf_close(file_);
+            fail("input audio '" + path + "' has no usable format (a sample rate of " +
+                 std::to_string(info.samplerate) + " Hz; " + std::to_string(min_rate) + " to " +
+                 std::to_string(max_rate) + " Hz can be read)");
         }
         // Float and double files hold -1.0..1.0: read as shorts, libsndfile hands them over
         // unscaled, so speech became zeros (silence, no turn, no warning). They are read as
@@ -100,6 +110,8 @@ class input_reader {
 
   private:
     static constexpr std::size_t chunk_frames = 4096;
+    static constexpr int min_rate = 1000;
+    static constexpr int max_rate = 768000;
     SNDFILE* file_ = nullptr;
     std::size_t channels_ = 1;
     std::unique_ptr<resampler> rs_;

@@ -1,5 +1,6 @@
 #include "ava/core/json_string.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "ava/core/text.hpp"
@@ -57,6 +58,41 @@ void append_json_string(std::string& out, std::string_view s) {
         }
     }
     out.push_back('"');
+}
+
+std::size_t json_nesting(std::string_view text) noexcept {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        switch (c) {
+            case '"':
+                in_string = true;
+                break;
+            case '[':
+            case '{':
+                deepest = std::max(deepest, ++depth);
+                break;
+            case ']':
+            case '}':
+                if (depth > 0) --depth;
+                break;
+            default:
+                break;
+        }
+    }
+    return deepest;
 }
 
 }  // namespace ava::core

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ava/core/error.hpp"
+#include "ava/core/json_string.hpp"
 
 namespace ava::tools {
 namespace {
@@ -235,9 +236,16 @@ struct json_schema::impl {
 };
 
 json_schema::json_schema(std::string_view schema_json) : impl_(std::make_unique<impl>()) {
+    // check_schema() and check() recurse once per level (and nlohmann's dump and == do too):
+    // 100,000 nested "items" overflowed the stack. Real tool schemas are a few levels deep.
+    if (core::json_nesting(schema_json) > max_depth) {
+        throw config_error("schema is nested deeper than " + std::to_string(max_depth) + " levels");
+    }
     try {
         impl_->schema = json::parse(schema_json);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number no double holds (1e6464): both say what
+        // and where in e.what().
         throw config_error(std::string("schema is not valid JSON: ") + e.what());
     }
     check_schema(impl_->schema, "schema");
@@ -255,6 +263,10 @@ std::optional<std::string> json_schema::validate(std::string_view instance_json)
     if (blank) {
         value = json::object();
     } else {
+        // An enum mismatch quotes the value (dump) and compares it (==), both recursive.
+        if (core::json_nesting(instance_json) > max_depth) {
+            return "arguments are nested deeper than " + std::to_string(max_depth) + " levels";
+        }
         value = json::parse(instance_json, nullptr, /*allow_exceptions=*/false);
         if (value.is_discarded()) return "arguments are not valid JSON";
     }

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -343,6 +346,62 @@ TEST(wav_device, bad_input_path_is_a_clear_error) {
     } catch (const std::system_error& e) {
         EXPECT_EQ(e.code(), ava::make_error_code(ava::errc::bad_config));
         EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/q.wav"), std::string::npos);
+    }
+}
+
+// A PCM16 mono WAV of `frames` zero samples whose header says `rate`, written byte by byte (a
+// writer library might refuse the rate).
+void write_wav_claiming(const std::string& path, std::uint32_t rate, std::uint32_t frames) {
+    std::string b;
+    auto u32 = [&](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) b += static_cast<char>((v >> (8 * i)) & 0xff);
+    };
+    auto u16 = [&](std::uint16_t v) {
+        b += static_cast<char>(v & 0xff);
+        b += static_cast<char>(v >> 8);
+    };
+    b += "RIFF";
+    u32(36 + frames * 2);
+    b += "WAVEfmt ";
+    u32(16);
+    u16(1);         // PCM
+    u16(1);         // mono
+    u32(rate);      // sample rate
+    u32(rate * 2);  // byte rate
+    u16(2);         // block align
+    u16(16);        // bits
+    b += "data";
+    u32(frames * 2);
+    b.append(frames * 2, '\0');
+    std::ofstream(path, std::ios::binary) << b;
+}
+
+TEST(wav_device, a_sample_rate_outside_1000_to_768000_hz_is_refused) {
+    temp_dir dir("rate");
+    for (const std::uint32_t rate : {1u, 999u, 768001u, 4000000u, 0x7fffffffu}) {
+        const std::string path = dir.file("rate-" + std::to_string(rate) + ".wav");
+        write_wav_claiming(path, rate, 100);
+        wav_device_options o;
+        o.input_path = path;
+        o.pacing = wav_pacing::manual;
+        try {
+            open_wav_device(o);
+            ADD_FAILURE() << rate << " Hz was accepted";
+        } catch (const std::system_error& e) {
+            EXPECT_EQ(e.code(), ava::make_error_code(ava::errc::bad_config)) << rate;
+            const std::string what = e.what();
+            EXPECT_NE(what.find(path), std::string::npos) << what;
+            EXPECT_NE(what.find("no usable format"), std::string::npos) << what;
+        }
+    }
+    // The limits themselves are read.
+    for (const std::uint32_t rate : {1000u, 768000u}) {
+        const std::string path = dir.file("ok-" + std::to_string(rate) + ".wav");
+        write_wav_claiming(path, rate, 100);
+        wav_device_options o;
+        o.input_path = path;
+        o.pacing = wav_pacing::manual;
+        EXPECT_NO_THROW(open_wav_device(o)) << rate;
     }
 }
 

@@ -30,3 +30,16 @@ TEST(json_string, escapes_quotes_backslashes_and_control_characters) {
     EXPECT_EQ(ava::core::json_string(std::string("x\x01y", 3)), R"("x\u0001y")");
     EXPECT_EQ(ava::core::json_string("grüße"), "\"grüße\"");  // UTF-8 passes through
 }
+
+TEST(json_string, nesting_is_measured_without_parsing) {
+    using ava::core::json_nesting;
+    EXPECT_EQ(json_nesting(""), 0U);
+    EXPECT_EQ(json_nesting("1"), 0U);
+    EXPECT_EQ(json_nesting("[]"), 1U);
+    EXPECT_EQ(json_nesting(R"({"a":[1,{"b":[]}],"c":{}})"), 4U);
+    // Brackets inside strings do not count, escaped quotes do not end them.
+    EXPECT_EQ(json_nesting(R"(["[[[[", "\"{{", "\\"])"), 1U);
+    EXPECT_EQ(json_nesting("]]]]["), 1U);
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    EXPECT_EQ(json_nesting(deep), 100000U);
+}

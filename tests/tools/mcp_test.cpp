@@ -26,6 +26,7 @@
 #include "ava/core/error.hpp"
 #include "ava/core/log.hpp"
 #include "ava/tools/registry.hpp"
+#include "mcp/channel.hpp"
 #include "mcp/protocol.hpp"
 
 namespace {
@@ -262,6 +263,18 @@ TEST(mcp_protocol, call_results_become_function_output) {
     EXPECT_LT(big.size(), 1100u);
 }
 
+TEST(mcp_protocol, a_non_boolean_is_error_reads_as_false) {
+    // nlohmann's value("isError", false) threw type_error on these: the call then failed with
+    // a JSON library message instead of passing the server's text on.
+    for (const json& flag : {json("true"), json(1), json(nullptr), json::object()}) {
+        const json result = {{"content", {{{"type", "text"}, {"text", "done"}}}},
+                             {"isError", flag}};
+        std::string out;
+        EXPECT_NO_THROW(out = mcp::call_output(result, 100)) << flag.dump();
+        EXPECT_EQ(out, R"({"result":"done"})") << flag.dump();
+    }
+}
+
 TEST(mcp_protocol, tools_pages_are_read_leniently) {
     const auto page =
         mcp::parse_tools_page({{"tools",
@@ -496,6 +509,80 @@ TEST(mcp_fake, crash_at_start_is_reported_once_and_retried_with_backoff) {
     EXPECT_EQ(logs.count("warning", "exited with status 3"), 1) << logs.text();
     EXPECT_GE(logs.count("debug", "[fake] fake: crashing at start"), 2);
     EXPECT_TRUE(reg.all().empty()) << "nothing was ever listed";
+}
+
+// channel::request read error.code with value("code", 0), which threw type_error for a string
+// and converted 1e30 to int (undefined): each now fails as a JSON-RPC error with code 0 and a
+// message that names the field.
+TEST(mcp_channel, an_error_code_that_is_not_an_integer_is_named) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"("oops")", "error.code is not an integer: \"oops\""},
+        {"1.5", "error.code is not an integer: 1.5"},
+        {"1e30", "error.code is not an integer: 1e+30"},
+        {"4294967296", "error.code is not an integer: 4294967296"},
+        {"", "error.code missing"}};
+    for (const auto& [code, named] : cases) {
+        const std::string error =
+            code.empty() ? R"({"message":"boom"})" : R"({"code":)" + code + R"(,"message":"boom"})";
+        const std::string answer = R"({"jsonrpc":"2.0","id":1,"error":)" + error + "}";
+        // Answers request 1 with `answer`, then waits for its stdin to close.
+        mcp::channel ch({.server = "t",
+                         .process = {.argv = {"/bin/sh", "-c",
+                                              "read l; printf '%s\\n' '" + answer + "'; read l"}},
+                         .stop_grace = 300ms},
+                        {});
+        try {
+            (void)ch.request("tools/call", json::object(), 5s);
+            ADD_FAILURE() << "no failure for " << answer;
+        } catch (const mcp::rpc_failure& f) {
+            EXPECT_EQ(f.why(), mcp::rpc_failure::kind::error) << answer;
+            EXPECT_EQ(f.code(), 0) << answer;
+            EXPECT_EQ(std::string(f.what()), "boom (" + named + ")") << answer;
+        }
+    }
+    // A proper code is passed on as it is.
+    mcp::channel ch(
+        {.server = "t",
+         .process = {.argv = {"/bin/sh", "-c",
+                              R"(read l; printf '%s\n' '{"jsonrpc":"2.0","id":1,"error":)"
+                              R"({"code":-32602,"message":"bad"}}'; read l)"}},
+         .stop_grace = 300ms},
+        {});
+    try {
+        (void)ch.request("tools/call", json::object(), 5s);
+        ADD_FAILURE() << "no failure";
+    } catch (const mcp::rpc_failure& f) {
+        EXPECT_EQ(f.code(), -32602);
+        EXPECT_STREQ(f.what(), "bad");
+    }
+}
+
+// Found by fuzz/mcp_fuzz (its deep_array probe): a line of 100,000 '[' parsed fine, but dumping
+// it into the "not JSON-RPC" warning recursed once per level and overflowed the I/O thread's
+// stack (SIGSEGV: the whole app). It is now refused before parsing, and the channel lives on.
+TEST(mcp_protocol, lines_nested_deeper_than_128_levels_are_refused_before_parsing) {
+    std::string problem;
+    EXPECT_FALSE(mcp::parse_line(std::string(100000, '[') + std::string(100000, ']'), problem));
+    EXPECT_EQ(problem, "JSON nested deeper than 128 levels");
+    EXPECT_FALSE(mcp::parse_line("[1, 2", problem));
+    EXPECT_EQ(problem, "a line that is not JSON");
+    const auto ok = mcp::parse_line(std::string(128, '[') + std::string(128, ']'), problem);
+    ASSERT_TRUE(ok);
+    EXPECT_TRUE(ok->is_array());
+}
+
+TEST(mcp_channel, a_line_nested_100000_deep_is_dropped_not_a_crash) {
+    log_capture logs;
+    mcp::channel ch({.server = "deep",
+                     .process = {.argv = {"/bin/sh", "-c",
+                                          "read l; head -c 100000 /dev/zero | tr '\\0' '['; "
+                                          "head -c 100000 /dev/zero | tr '\\0' ']'; echo; "
+                                          R"(printf '%s\n' '{"jsonrpc":"2.0","id":1,)"
+                                          R"("result":{"ok":true}}'; read l)"}},
+                     .stop_grace = 300ms},
+                    {});
+    EXPECT_EQ(ch.request("tools/list", json::object(), 5s), json({{"ok", true}}));
+    EXPECT_EQ(logs.count("warning", "nested deeper than 128 levels"), 1) << logs.text();
 }
 
 TEST(mcp_fake, a_program_that_does_not_exist) {

@@ -93,4 +93,41 @@ TEST(json_schema, rejects_schemas_it_cannot_check) {
     }
 }
 
+TEST(json_schema, a_number_too_big_for_a_double_is_a_config_error) {
+    // nlohmann throws out_of_range (406), not parse_error, for this one.
+    try {
+        json_schema(R"({"type":"number","maximum":1e6464})");
+        FAIL() << "no error";
+    } catch (const ava::config_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("schema is not valid JSON"), std::string::npos) << what;
+        EXPECT_NE(what.find("1e6464"), std::string::npos) << what;
+    }
+    // The arguments' parse never throws: the same number there is just invalid arguments.
+    json_schema s(R"({"type":"object"})");
+    EXPECT_EQ(s.validate(R"({"x":1e6464})").value(), "arguments are not valid JSON");
+}
+
+TEST(json_schema, deep_nesting_is_refused_not_a_stack_overflow) {
+    // Found by fuzz/schema_fuzz (its deep_items_schema probe): check_schema() recursed once per
+    // level and overflowed the stack.
+    std::string deep_schema;
+    for (int i = 0; i < 100000; ++i) deep_schema += R"({"type":"array","items":)";
+    deep_schema += "true" + std::string(100000, '}');
+    try {
+        json_schema s(deep_schema);
+        FAIL() << "accepted";
+    } catch (const ava::config_error& e) {
+        EXPECT_STREQ(e.what(), "schema is nested deeper than 128 levels");
+    }
+    // Arguments: an enum mismatch dumps and compares the value, both recursive.
+    json_schema s(R"({"type":"object","properties":{"a":{"enum":[1]}}})");
+    const std::string deep_args =
+        R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    EXPECT_EQ(s.validate(deep_args).value(), "arguments are nested deeper than 128 levels");
+    // 128 levels are fine.
+    EXPECT_EQ(s.validate(R"({"a":)" + std::string(127, '[') + std::string(127, ']') + "}").value(),
+              "a: " + std::string(57, '[') + "... is not one of 1");
+}
+
 }  // namespace

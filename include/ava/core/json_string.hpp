@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,6 +16,14 @@ namespace ava::core {
 std::string json_string(std::string_view s);
 /// Appends json_string(s) to `out`.
 void append_json_string(std::string& out, std::string_view s);
+
+/// The deepest nesting of arrays and objects in JSON text, found by one linear scan without
+/// parsing (brackets inside strings are skipped, escapes honoured). Exact for valid JSON; for
+/// anything else the number is meaningless but never above the text's length. nlohmann's
+/// parser is iterative, but its dump(), copies and comparisons recurse once per level, so a
+/// 200 KB line of '[' can overflow the stack of whoever touches the parsed value: readers that
+/// use nlohmann on untrusted text refuse text nested deeper than they need before parsing.
+std::size_t json_nesting(std::string_view text) noexcept;
 
 /// A flat JSON object built field by field, for event-log records and small notes:
 ///   json_object().field("item_id", id).field("tag", 3).field("local", true).str()

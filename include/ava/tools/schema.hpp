@@ -9,6 +9,7 @@
 // built, so a schema is never silently half-checked.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,8 +19,12 @@ namespace ava::tools {
 
 class json_schema {
   public:
+    /// Deepest nesting of arrays/objects accepted in a schema and in arguments (deeper is an
+    /// error, not a stack overflow: the checks recurse once per level).
+    static constexpr std::size_t max_depth = 128;
+
     /// Parses and checks `schema_json`. Throws ava::config_error naming the problem (bad JSON,
-    /// an unsupported keyword, a wrong keyword value).
+    /// nested deeper than max_depth, an unsupported keyword, a wrong keyword value).
     explicit json_schema(std::string_view schema_json);
     json_schema(json_schema&&) noexcept;
     json_schema& operator=(json_schema&&) noexcept;

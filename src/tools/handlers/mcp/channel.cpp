@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "ava/core/log.hpp"
@@ -31,6 +32,18 @@ constexpr auto k_drain_after_exit = std::chrono::milliseconds(200);
 
 std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A JSON-RPC error code that fits an int, into `out`.
+bool int_code(const json& c, int& out) {
+    if (c.is_number_unsigned()) {
+        if (c.get<std::uint64_t>() > static_cast<std::uint64_t>(INT_MAX)) return false;
+    } else if (!c.is_number_integer() || c.get<std::int64_t>() < INT_MIN ||
+               c.get<std::int64_t>() > INT_MAX) {
+        return false;
+    }
+    out = c.get<int>();
+    return true;
 }
 
 // Reads what is there (at most a few chunks, so one busy stream cannot starve the others).
@@ -116,11 +129,21 @@ json channel::request(const std::string& method, json params, std::chrono::milli
     if (answered) {
         if (p->response.is_null()) throw rpc_failure(rpc_failure::kind::closed, close_reason_);
         if (const auto e = p->response.find("error"); e != p->response.end()) {
-            const int code = e->is_object() ? e->value("code", 0) : 0;
             std::string message =
                 e->is_object() && e->contains("message") && (*e)["message"].is_string()
                     ? (*e)["message"].get<std::string>()
                     : dump(*e);
+            int code = 0;
+            if (e->is_object()) {
+                // JSON-RPC says an integer; anything else (a string, 1.5, 1e30, beyond int)
+                // reads as 0, and the message says so, naming the field.
+                const auto c = e->find("code");
+                if (c == e->end()) {
+                    message += " (error.code missing)";
+                } else if (!int_code(*c, code)) {
+                    message += " (error.code is not an integer: " + core::clip(dump(*c), 60) + ")";
+                }
+            }
             json data = e->is_object() ? e->value("data", json()) : json();
             throw rpc_failure(rpc_failure::kind::error, message, code, std::move(data));
         }
@@ -387,8 +410,10 @@ void channel::garbage(std::string_view what, std::string_view line) {
 void channel::handle_line(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (core::trim(line).empty()) return;
-    const json msg = json::parse(line, nullptr, false);
-    if (msg.is_discarded()) return garbage("a line that is not JSON", line);
+    std::string problem;
+    const std::optional<json> parsed = parse_line(line, problem);
+    if (!parsed) return garbage(problem, line);
+    const json& msg = *parsed;
     if (msg.is_array()) {  // a JSON-RPC batch (2025-03-26 allowed them)
         for (const auto& one : msg) handle_message(one);
         return;

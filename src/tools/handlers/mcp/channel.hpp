@@ -3,10 +3,12 @@
 // One I/O thread per channel polls the child's stdout, stderr and (when there is something to
 // send) stdin, all non-blocking, so a child that stops reading cannot block a caller and one
 // that floods stderr cannot stall. Lines on stdout that are not JSON-RPC are logged
-// (rate-limited, clipped) and dropped; a line longer than `max_line_bytes` is discarded with a
-// warning. stderr goes to the log line by line ("mcp" logger, the server's name first), never to
-// the terminal directly. The child's death (EOF on its stdout, or its exit) fails every waiting
-// request at once and is reported through `on_closed`, once.
+// (rate-limited, clipped) and dropped, and so is JSON nested deeper than 128 levels
+// (parse_line() in protocol.hpp); a line longer than `max_line_bytes` is discarded with a
+// warning. stderr goes to the log line by line
+// ("mcp" logger, the server's name first), never to the terminal directly. The child's death (EOF
+// on its stdout, or its exit) fails every waiting request at once and is reported through
+// `on_closed`, once.
 //
 // Threads: request(), notify(), kill() and the accessors may be called from any thread. The
 // handlers run on the I/O thread: they must be quick and must not destroy the channel.

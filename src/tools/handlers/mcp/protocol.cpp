@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "ava/core/json_string.hpp"
 #include "ava/core/text.hpp"
 #include "ava/tools/tool.hpp"
 
@@ -112,6 +113,19 @@ std::string content_text(const json& c) {
 }
 
 }  // namespace
+
+std::optional<json> parse_line(std::string_view line, std::string& problem) {
+    if (core::json_nesting(line) > max_line_depth) {
+        problem = "JSON nested deeper than " + std::to_string(max_line_depth) + " levels";
+        return std::nullopt;
+    }
+    json msg = json::parse(line, nullptr, false);
+    if (msg.is_discarded()) {
+        problem = "a line that is not JSON";
+        return std::nullopt;
+    }
+    return msg;
+}
 
 era_choice era_from_discover(const json& result) {
     if (!result.is_object()) return {era::legacy, {}};
@@ -226,7 +240,10 @@ std::string call_output(const json& result, std::size_t max_bytes) {
             text += part;
         }
     }
-    if (result.value("isError", false)) {
+    // isError is a boolean; anything else reads as false, as a non-boolean annotation hint is
+    // ignored (bool_hint): the text still reaches the model either way.
+    if (const auto is_error = result.find("isError");
+        is_error != result.end() && is_error->is_boolean() && is_error->get<bool>()) {
         throw tool_error(text.empty() ? "the tool failed and said nothing more"
                                       : core::clip(text, max_bytes));
     }

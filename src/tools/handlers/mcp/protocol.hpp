@@ -10,6 +10,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,16 @@ inline constexpr std::array<std::string_view, 4> legacy_versions{"2025-11-25", "
 inline constexpr int unsupported_protocol_version = -32022;
 
 enum class era { unknown, legacy, modern };
+
+/// Deepest nesting of arrays/objects accepted in a line from a server (as the codec allows).
+inline constexpr std::size_t max_line_depth = 128;
+
+/// One line of a server's stdout as JSON (the channel's framing), or nullopt with `problem`
+/// saying why not: "a line that is not JSON", or "JSON nested deeper than 128 levels". The
+/// parse itself would take any depth, but dumping the value into a warning or copying it into
+/// the waiting request recurses once per level: 100,000 '[' overflowed the I/O thread's stack.
+/// Never throws but bad_alloc.
+std::optional<nlohmann::json> parse_line(std::string_view line, std::string& problem);
 
 /// What the server/discover probe says about the server.
 struct era_choice {
@@ -86,7 +97,8 @@ bool allowed(const mcp_server_settings& s, std::string_view tool);
 /// The function output for a tools/call result: {"result": "<text>"} with the text content items
 /// joined by newlines (images, audio and blobs summarised, embedded resource text included,
 /// resource links as their URI), or {"result": <structuredContent>} when there is no text; cut
-/// to `max_bytes`. Throws tool_error with that text when isError is true, or when the server
+/// to `max_bytes`. Throws tool_error with that text when isError is true (a non-boolean isError
+/// counts as false), or when the server
 /// wants input ava-voice cannot give (a 2026-07-28 InputRequiredResult).
 std::string call_output(const nlohmann::json& result, std::size_t max_bytes);
 
