@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RATE = 24000
 KEY = "sk-bench-dummy-key"
+AVA_EXTRA: list = []  # --ava-args
 
 
 def log(msg: str) -> None:
@@ -446,6 +447,8 @@ def client_env(work: Path):
     env = dict(os.environ)
     env["OPENAI_API_KEY"] = KEY
     env["XDG_CONFIG_HOME"] = str(work / "xdg")  # no user config file changes the workload
+    # A history of its own (written, as in real use), so no earlier run is remembered into it.
+    env["XDG_DATA_HOME"] = str(work / "data")
     env.pop("OPENAI_BASE_URL", None)
     env.pop("HTTPS_PROXY", None)
     env["NO_COLOR"] = "1"
@@ -459,7 +462,8 @@ def run_ava_conversation(ava, sim_exe, work, n, wav, timeout):
                                     "--events", str(work / f"{name}.sim.jsonl")])
     try:
         cmd = [ava, "--endpoint", sim.url, "--input", str(wav), "--output", str(work / f"{name}.out.wav"),
-               "--events", str(work / f"{name}.events.jsonl"), "--log-level", "warn", "--no-color"]
+               "--events", str(work / f"{name}.events.jsonl"), "--log-level", "warn", "--no-color",
+               *AVA_EXTRA]
         rc, cpu, rss, wall, _ = run_measured(cmd, client_env(work), work, timeout,
                                              work / f"{name}.stdout", work / f"{name}.stderr")
     finally:
@@ -631,9 +635,12 @@ def main():
     ap.add_argument("--minutes", type=float, default=2.0, help="conversation length (full mode)")
     ap.add_argument("--work", default=None, help="keep logs and WAVs here (default: a temp dir, removed)")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--ava-args", default="", help="extra ava-voice flags for its conversation "
+                    "runs, e.g. --ava-args=--incognito (history off) to compare")
     ap.add_argument("--report", default=None, help="write the Markdown report here "
                     "(full mode default: docs/benchmarks.md + docs/benchmarks.png)")
     a = ap.parse_args()
+    AVA_EXTRA.extend(a.ava_args.split())
     runs = a.runs or (1 if a.short else 3)
     build = Path(a.build_dir)
     ava, sim_exe = build / "ava-voice", build / "ava-realtime-sim"

@@ -3,9 +3,10 @@
 #   asan   AddressSanitizer + UndefinedBehaviorSanitizer over the suites that read hostile
 #          input or own memory tricks: core (base64, text, JSON strings, log redaction), the
 #          codec, the conversation, the simulator, the tools (registry, runner, handlers against
-#          real loopback servers) and audio (rings, engine, WAV device). CI runs this one.
+#          real loopback servers), audio (rings, engine, WAV device) and the history store.
+#          CI runs this one.
 #   tsan   ThreadSanitizer over the suites with threads of their own: the ring and engine, the
-#          tool runner, the connection and the session. By hand: scripts/sanitize.sh tsan
+#          tool runner, the connection, the session and the history writer.
 # The test executables are run directly (every test in them), not through ctest, so only the
 # targets named here are built: a whole sanitized tree takes over 30 minutes on 2 cores.
 set -euo pipefail
@@ -32,21 +33,22 @@ for mode in $modes; do
         dir=${AVA_ASAN_DIR:-build-asan}
         cmake -S . -B "$dir" "${common[@]}" "-DAVA_SANITIZE=address;undefined" >/dev/null
         cmake --build "$dir" -j "$jobs" --target core_test codec_test conversation_test sim_test \
-            tools_test audio_test
+            tools_test audio_test history_test
         export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
         export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
         run_tests "$dir" tests/core/core_test tests/realtime/codec/codec_test \
             tests/realtime/conversation/conversation_test tests/sim/sim_test \
-            tests/tools/tools_test tests/audio/audio_test
+            tests/tools/tools_test tests/audio/audio_test tests/history/history_test
         ;;
     tsan)
         dir=${AVA_TSAN_DIR:-build-tsan}
         cmake -S . -B "$dir" "${common[@]}" -DAVA_SANITIZE=thread >/dev/null
         cmake --build "$dir" -j "$jobs" \
-            --target audio_test tools_test connection_test integration_test
+            --target audio_test tools_test connection_test integration_test history_test
         export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
         run_tests "$dir" tests/audio/audio_test "tests/tools/tools_test:runner.*" \
-            tests/realtime/connection/connection_test tests/session/integration_test
+            tests/realtime/connection/connection_test tests/session/integration_test \
+            tests/history/history_test
         ;;
     *)
         echo "sanitize: unknown mode '$mode' (asan, tsan)" >&2

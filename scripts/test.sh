@@ -14,4 +14,8 @@ build_start=$(date +%s)
 AVA_BUILD_DIR=$build_dir scripts/build.sh
 echo "test: build took $(( $(date +%s) - build_start )) s"
 cd "$build_dir"
+# Every ava-voice the tests start keeps its history here, never in the user's own data dir
+# (where earlier runs would also be remembered into the tests' conversations).
+rm -rf test-data && mkdir -p test-data
+export XDG_DATA_HOME=$PWD/test-data
 ctest --output-on-failure -j "$(nproc)" --timeout 300
