@@ -99,6 +99,13 @@ run_result conversation_run(const fs::path& dir, int turns, std::size_t keep_tur
     std::condition_variable cv;
     run_result r;
     ava::session_callbacks cb;
+    std::size_t replies_heard = 0;
+    cb.on_transcript = [&](const ava::transcript_line& t) {
+        if (!t.final || t.role != ava::realtime::speaker::assistant) return;
+        const std::lock_guard lock(m);
+        ++replies_heard;
+        cv.notify_all();
+    };
     cb.on_usage = [&](const ava::realtime::act::usage_metrics& u) {
         const std::lock_guard lock(m);
         r.turns.push_back({u.tokens.input_tokens, u.tokens.input_details.cached_tokens});
