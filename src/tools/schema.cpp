@@ -60,6 +60,8 @@ void check_schema(const json& s, const std::string& where) {
                 }
             };
             if (value.is_array()) {
+                // An empty list allows nothing, and check() would name no type ("expected a ,").
+                if (value.empty()) throw config_error(where + ": 'type' must not be an empty list");
                 for (const auto& t : value) check_one(t);
             } else {
                 check_one(value);

@@ -108,6 +108,17 @@ TEST(json_schema, a_number_too_big_for_a_double_is_a_config_error) {
     EXPECT_EQ(s.validate(R"({"x":1e6464})").value(), "arguments are not valid JSON");
 }
 
+TEST(json_schema, an_empty_type_list_is_refused) {
+    // It was accepted, allowed nothing, and every call failed with "a: expected a , got ..."
+    // (check() took front() of the empty list of names).
+    try {
+        json_schema(R"({"properties":{"a":{"type":[]}}})");
+        FAIL() << "accepted";
+    } catch (const ava::config_error& e) {
+        EXPECT_STREQ(e.what(), "schema.a: 'type' must not be an empty list");
+    }
+}
+
 TEST(json_schema, deep_nesting_is_refused_not_a_stack_overflow) {
     // Found by fuzz/schema_fuzz (its deep_items_schema probe): check_schema() recursed once per
     // level and overflowed the stack.

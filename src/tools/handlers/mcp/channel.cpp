@@ -305,6 +305,11 @@ void channel::run() {
             split_stdout();
             if (!open) {
                 child_.out.reset();
+                // A child that exits closes both pipes at once, and what it wrote to stderr on
+                // its way out is in that pipe already: read it before saying why it went, so
+                // the reason quotes its last words rather than an older line (whether they
+                // were read first depended on which pipe poll() listed first).
+                if (child_.err) read_stderr();
                 // EOF usually comes just before the exit can be collected: wait a moment for it,
                 // so the log says "exited with status 3" rather than "closed its stdout".
                 for (int i = 0; i < 20 && !reaped; ++i) {
@@ -321,21 +326,7 @@ void channel::run() {
                 ending = true;
             }
         }
-        if (err_i != k_none && fds[err_i].revents != 0) {
-            const bool open = read_some(child_.err.get(), err_buf_);
-            std::size_t start = 0;
-            for (std::size_t nl = err_buf_.find('\n'); nl != std::string::npos;
-                 nl = err_buf_.find('\n', start)) {
-                handle_stderr_line(std::string_view(err_buf_.data() + start, nl - start));
-                start = nl + 1;
-            }
-            err_buf_.erase(0, start);
-            if (err_buf_.size() > k_stderr_clip || (!open && !err_buf_.empty())) {
-                handle_stderr_line(err_buf_);
-                err_buf_.clear();
-            }
-            if (!open) child_.err.reset();
-        }
+        if (err_i != k_none && fds[err_i].revents != 0 && child_.err) read_stderr();
         if (!reaped) {
             int status = 0;
             const pid_t w = ::waitpid(pid_, &status, WNOHANG);
@@ -352,6 +343,22 @@ void channel::run() {
     // Whatever is left in its group (the leader exited on its own, or was SIGKILLed).
     ::kill(-pid_, SIGKILL);
     mark_closed(exit_text);
+}
+
+void channel::read_stderr() {
+    const bool open = read_some(child_.err.get(), err_buf_);
+    std::size_t start = 0;
+    for (std::size_t nl = err_buf_.find('\n'); nl != std::string::npos;
+         nl = err_buf_.find('\n', start)) {
+        handle_stderr_line(std::string_view(err_buf_.data() + start, nl - start));
+        start = nl + 1;
+    }
+    err_buf_.erase(0, start);
+    if (err_buf_.size() > k_stderr_clip || (!open && !err_buf_.empty())) {
+        handle_stderr_line(err_buf_);
+        err_buf_.clear();
+    }
+    if (!open) child_.err.reset();
 }
 
 void channel::split_stdout() {

@@ -113,6 +113,7 @@ class channel {
     void run();  // the I/O thread
     void send_line(std::string line);
     void split_stdout();
+    void read_stderr();  // what is there now, line by line; closes it at EOF
     void warn_too_long();
     void handle_line(std::string_view line);
     void handle_message(const nlohmann::json& msg);
