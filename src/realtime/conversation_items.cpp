@@ -28,6 +28,7 @@ conversation::item_rec& conversation::ensure_item(const std::string& id,
         if (p != order_.end()) pos = std::next(p);
     }
     order_.insert(pos, id);
+    prune_due_ = true;
     return items_.emplace(id, std::move(rec)).first->second;
 }
 
@@ -105,6 +106,7 @@ void conversation::release_finals(steady_time now) {
                 rec.unheard_text.clear();
             }
             rec.released = true;
+            prune_due_ = true;
             if (rec.role == speaker::assistant && trim(rec.heard_text).empty() &&
                 rec.unheard_text.empty()) {
                 continue;  // e.g. an item of an interrupted response: nothing to show
@@ -125,6 +127,7 @@ void conversation::release_finals(steady_time now) {
 
 void conversation::mark_played_out(item_rec& rec) {
     rec.played_out = true;
+    prune_due_ = true;
     rec.heard = rec.received;
 }
 
@@ -147,19 +150,22 @@ void conversation::finish_text(const std::string& item_id, const std::string& te
 }
 
 void conversation::prune_context() {
-    if (opts_.keep_turns == 0 || !online()) return;
-    // The user turns the server still holds, in conversation order.
-    std::vector<std::size_t> turns;
-    for (std::size_t i = 0; i < order_.size(); ++i) {
-        const item_rec& rec = items_.at(order_[i]);
-        if (!rec.stale && !rec.deleted && rec.is_message && rec.role == speaker::user) {
-            turns.push_back(i);
-        }
+    if (opts_.keep_turns == 0 || !prune_due_ || !online()) return;
+    prune_due_ = false;
+    // The user turns the server still holds; keep_from is where the newest keep_turns begin.
+    const auto held_turn = [this](const std::string& id) {
+        const item_rec& rec = items_.at(id);
+        return !rec.stale && !rec.deleted && rec.is_message && rec.role == speaker::user;
+    };
+    const auto held =
+        static_cast<std::size_t>(std::count_if(order_.begin(), order_.end(), held_turn));
+    if (held <= opts_.keep_turns + opts_.prune_batch) return;
+    std::size_t keep_from = order_.size();
+    for (std::size_t seen = 0; seen < opts_.keep_turns;) {
+        if (held_turn(order_[--keep_from])) ++seen;
     }
-    if (turns.size() <= opts_.keep_turns + opts_.prune_batch) return;
     // Old items go even while a reply is under way (a back-to-back talk has no quiet moment);
     // what a barge-in or a tool batch may still need stays until it is done with.
-    const std::size_t keep_from = turns[turns.size() - opts_.keep_turns];
     for (std::size_t i = 0; i < keep_from; ++i) {
         item_rec& rec = items_.at(order_[i]);
         if (rec.stale || rec.deleted || rec.flush_pending) continue;

@@ -40,6 +40,7 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
 
     send(client::session_update{.event_id = {}, .session = opts_.session});
     send_memory();
+    prune_due_ = true;
     if (reconnected) reseed();
 
     // Typed lines that waited for the connection: their items, then one response.

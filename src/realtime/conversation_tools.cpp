@@ -154,6 +154,7 @@ void conversation::maybe_finish_batch(const std::string& response_id, steady_tim
     }
     const bool cancelled = batch.cancelled;
     batches_.erase(b);
+    prune_due_ = true;
     if (!cancelled) request_response(now);
 }
 

@@ -262,6 +262,7 @@ void conversation::on_playback_flushed(std::string_view item_id, std::int64_t he
         }
     }
     cut_item_text(*rec);
+    prune_due_ = true;  // no longer flush_pending
     after_input(now);
 }
 

@@ -317,8 +317,10 @@ class conversation {
     void reseed();
     /// The memory lines (opts_.memory) as text items, on every connect.
     void send_memory();
-    /// Deletes the server's items older than the last keep_turns user turns (when quiet).
+    /// Deletes the server's items older than the last keep_turns user turns. Runs only after
+    /// something that can change the answer (prune_due_), not on every mic frame.
     void prune_context();
+    bool prune_due_ = false;
 
     void handle(server::error& e, steady_time now);
     void handle(server::session_created& e, steady_time now);
