@@ -131,54 +131,47 @@ env_lookup process_env() {
     };
 }
 
-std::optional<fs::path> default_config_path(const env_lookup& env) {
-    const auto get = [&](const char* n) -> std::string {
-        if (!env) return {};
-        auto v = env(n);
-        return v ? *v : std::string();
-    };
-#if defined(_WIN32)
-    const std::string appdata = get("APPDATA");
-    if (appdata.empty()) return std::nullopt;
-    return fs::path(appdata) / "ava-voice" / "config.toml";
-#elif defined(__APPLE__)
-    const std::string home = get("HOME");
-    if (home.empty()) return std::nullopt;
-    return fs::path(home) / "Library" / "Application Support" / "ava-voice" / "config.toml";
-#else
-    // XDG Base Directory spec: a relative XDG_CONFIG_HOME is invalid and must be ignored.
-    const std::string xdg = get("XDG_CONFIG_HOME");
-    if (!xdg.empty() && fs::path(xdg).is_absolute()) {
-        return fs::path(xdg) / "ava-voice" / "config.toml";
-    }
-    const std::string home = get("HOME");
-    if (home.empty()) return std::nullopt;
-    return fs::path(home) / ".config" / "ava-voice" / "config.toml";
-#endif
-}
+namespace {
 
-std::optional<fs::path> default_data_dir(const env_lookup& env) {
+/// The platform's per-user directory for ava-voice's config (data = false) or data files:
+/// XDG_CONFIG_HOME / XDG_DATA_HOME (~/.config, ~/.local/share) on Linux, ~/Library/Application
+/// Support on macOS, %APPDATA% on Windows. nullopt when no base dir is known.
+std::optional<fs::path> platform_dir(const env_lookup& env, bool data) {
     const auto get = [&](const char* n) -> std::string {
         if (!env) return {};
         auto v = env(n);
         return v ? *v : std::string();
     };
 #if defined(_WIN32)
+    (void)data;
     const std::string appdata = get("APPDATA");
     if (appdata.empty()) return std::nullopt;
     return fs::path(appdata) / "ava-voice";
 #elif defined(__APPLE__)
+    (void)data;
     const std::string home = get("HOME");
     if (home.empty()) return std::nullopt;
     return fs::path(home) / "Library" / "Application Support" / "ava-voice";
 #else
-    // XDG Base Directory spec: a relative XDG_DATA_HOME is invalid and must be ignored.
-    const std::string xdg = get("XDG_DATA_HOME");
+    // XDG Base Directory spec: a relative XDG_*_HOME is invalid and must be ignored.
+    const std::string xdg = get(data ? "XDG_DATA_HOME" : "XDG_CONFIG_HOME");
     if (!xdg.empty() && fs::path(xdg).is_absolute()) return fs::path(xdg) / "ava-voice";
     const std::string home = get("HOME");
     if (home.empty()) return std::nullopt;
-    return fs::path(home) / ".local" / "share" / "ava-voice";
+    return data ? fs::path(home) / ".local" / "share" / "ava-voice"
+                : fs::path(home) / ".config" / "ava-voice";
 #endif
+}
+
+}  // namespace
+
+std::optional<fs::path> default_config_path(const env_lookup& env) {
+    if (auto dir = platform_dir(env, false)) return *dir / "config.toml";
+    return std::nullopt;
+}
+
+std::optional<fs::path> default_data_dir(const env_lookup& env) {
+    return platform_dir(env, true);
 }
 
 }  // namespace ava::app

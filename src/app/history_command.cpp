@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <ctime>
 #include <ostream>
 #include <string_view>
 
@@ -31,14 +30,7 @@ struct painter {
     }
 };
 
-std::string local_time(history::unix_ms at, const char* fmt = "%Y-%m-%d %H:%M") {
-    const std::time_t t = static_cast<std::time_t>(at / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, fmt, &tm);
-    return buf;
-}
+using history::local_time;
 
 std::string iso_time(history::unix_ms at) {
     return local_time(at, "%Y-%m-%dT%H:%M:%S%z");

@@ -1,7 +1,6 @@
 // The history side of a run: see run_history.hpp.
 #include "run_history.hpp"
 
-#include <ctime>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -10,15 +9,6 @@
 
 namespace ava::app {
 namespace {
-
-std::string local_day(history::unix_ms at) {
-    const std::time_t t = static_cast<std::time_t>(at / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%A %Y-%m-%d", &tm);
-    return buf;
-}
 
 /// What is kept of a tool call's arguments under the settings.
 std::string kept_arguments(const config& cfg, const tool_event& e) {
@@ -98,7 +88,7 @@ void history_recorder::apply(realtime::conversation_options& o) {
         note +=
             "\n\nMemory: the first messages of this conversation are from earlier "
             "conversations with the user (the last on " +
-            local_day(lines.back().at) +
+            history::local_time(lines.back().at, "%A %Y-%m-%d") +
             "), not from now; do not repeat them, but use them when they help.";
     }
     if (!facts.empty()) {

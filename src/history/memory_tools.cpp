@@ -1,7 +1,6 @@
 // remember and search_history.
 #include "ava/history/memory_tools.hpp"
 
-#include <ctime>
 #include <string>
 #include <utility>
 
@@ -15,15 +14,6 @@ namespace ava::history {
 namespace {
 
 using nlohmann::json;
-
-std::string local_date(unix_ms at) {
-    const std::time_t t = static_cast<std::time_t>(at / 1000);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%A %Y-%m-%d %H:%M", &tm);
-    return buf;
-}
 
 store& need(const std::shared_ptr<store>& db) {
     if (!db || !db->available()) {
@@ -82,7 +72,7 @@ class search_history_tool : public tools::tool {
         const int limit = args.contains("limit") ? args["limit"].get<int>() : 10;
         json hits = json::array();
         for (const search_hit& h : need(db_).search(query, limit)) {
-            hits.push_back({{"date", local_date(h.at)},
+            hits.push_back({{"date", local_time(h.at, "%A %Y-%m-%d %H:%M")},
                             {"session", h.session_id},
                             {"speaker", h.speaker},
                             {"text", h.snippet}});

@@ -20,6 +20,15 @@ unix_ms now_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+std::string local_time(unix_ms at, const char* format) {
+    const auto t = static_cast<std::time_t>(at / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, format, &tm);
+    return buf;
+}
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -180,12 +180,11 @@ TEST_F(history_test, facts_are_kept_until_forgotten) {
 
 TEST_F(history_test, forget_removes_a_session_everywhere_and_forget_all_leaves_nothing_readable) {
     const std::string secretish = "my locker code is 4711-zebra";
-    std::int64_t keep = 0;
     {
         store db(opts());
         const auto gone = session_with(db, {{"user", secretish}});
         db.add_tool_call({gone, now_ms(), "t", "{}", "{}", 1, true});
-        keep = session_with(db, {{"user", "keep this one"}});
+        session_with(db, {{"user", "keep this one"}});
         EXPECT_TRUE(db.forget_session(gone));
         EXPECT_FALSE(db.forget_session(gone));
         EXPECT_TRUE(db.search("zebra").empty());
@@ -211,7 +210,6 @@ TEST_F(history_test, forget_removes_a_session_everywhere_and_forget_all_leaves_n
     }
     EXPECT_EQ(bytes.find("zebra"), std::string::npos);
     EXPECT_EQ(bytes.find("keep this one"), std::string::npos);
-    (void)keep;
 }
 
 TEST_F(history_test, migrates_a_version_1_file_and_keeps_its_data) {

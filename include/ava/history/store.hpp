@@ -28,6 +28,8 @@ namespace ava::history {
 /// Milliseconds since the Unix epoch (what every timestamp column holds).
 using unix_ms = std::int64_t;
 unix_ms now_ms();
+/// `at` in local time with a strftime format ("%Y-%m-%d %H:%M" unless told).
+std::string local_time(unix_ms at, const char* format = "%Y-%m-%d %H:%M");
 
 /// A session as it starts.
 struct session_start {

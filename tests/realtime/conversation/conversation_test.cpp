@@ -9,6 +9,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "action_helpers.hpp"
 #include "ava/core/error.hpp"
 
 namespace {
@@ -138,24 +139,8 @@ server_event error_event(const std::string& code, const std::string& type = "inv
 
 // ---- action helpers ----------------------------------------------------------------------------
 
-template <class T>
-std::vector<T> of(const std::vector<action>& acts) {
-    std::vector<T> out;
-    for (const action& a : acts) {
-        if (const T* p = std::get_if<T>(&a)) out.push_back(*p);
-    }
-    return out;
-}
-
-/// Client events of type E sent, in order.
-template <class E>
-std::vector<E> sent(const std::vector<action>& acts) {
-    std::vector<E> out;
-    for (const act::send& s : of<act::send>(acts)) {
-        if (const E* p = std::get_if<E>(&s.event)) out.push_back(*p);
-    }
-    return out;
-}
+using test::of;
+using test::sent;
 
 /// The wire types of everything sent, in order.
 std::vector<std::string> sent_types(const std::vector<action>& acts) {

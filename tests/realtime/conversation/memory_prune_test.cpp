@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "action_helpers.hpp"
 #include "ava/realtime/conversation.hpp"
 
 namespace {
@@ -13,22 +14,8 @@ namespace {
 using namespace ava::realtime;
 using std::chrono::milliseconds;
 
-template <class T>
-std::vector<T> of(const std::vector<action>& acts) {
-    std::vector<T> out;
-    for (const action& a : acts) {
-        if (const T* p = std::get_if<T>(&a)) out.push_back(*p);
-    }
-    return out;
-}
-template <class E>
-std::vector<E> sent(const std::vector<action>& acts) {
-    std::vector<E> out;
-    for (const act::send& s : of<act::send>(acts)) {
-        if (const E* p = std::get_if<E>(&s.event)) out.push_back(*p);
-    }
-    return out;
-}
+using test::of;
+using test::sent;
 
 class MemoryPrune : public ::testing::Test {
   protected:
