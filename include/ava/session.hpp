@@ -73,6 +73,13 @@ struct session_options {
     /// on_approval is set, voice otherwise.
     tools::approval_mode approval = tools::approval_mode::automatic;
     std::chrono::milliseconds approval_timeout{30000};
+
+    /// The embedder plays the audio itself and reports what it played (session::played()), as
+    /// the relay's browser does: on a barge-in, the truncation waits up to `playback_report_wait`
+    /// for the embedder's final position of the item (sent with `stopped`) and uses it; without
+    /// a report it falls back to the real-time estimate. Only without a device.
+    bool client_playback = false;
+    std::chrono::milliseconds playback_report_wait{500};
 };
 
 /// A transcript line or an update of it (see realtime::act::transcript for the ordering rules).
@@ -136,6 +143,19 @@ struct session_callbacks {
     /// Answer a pending one with session::approve(). Setting this selects terminal approval
     /// when session_options::approval is automatic.
     std::function<void(const approval_request&)> on_approval;
+    /// Playback must stop now (a barge-in): drop everything queued; `item_id` was playing. With
+    /// session_options::client_playback, answer with played(item_id, samples, true).
+    std::function<void(std::string_view item_id)> on_stop_audio;
+    /// All of an item's audio has arrived (`samples` in all, 24 kHz).
+    std::function<void(std::string_view item_id, std::int64_t samples)> on_audio_done;
+    /// Every event sent and received (dir "send", "recv" or "local"), as the events JSONL file
+    /// has them: audio payloads replaced by their size, secrets redacted. Setting it costs a
+    /// JSON text per event (the mic's appends included).
+    std::function<void(std::string_view dir, std::string_view type, std::string_view json)>
+        on_event;
+    /// The session has ended (any way; also after stop()). Called once, on the io thread, as
+    /// its last callback: do not call wait() from it.
+    std::function<void(const session_result&)> on_end;
 };
 
 class session {
@@ -166,6 +186,13 @@ class session {
     void interrupt();         ///< cancel the reply now (with truncation)
     void talk(bool pressed);  ///< push-to-talk (manual turns)
     void set_muted(bool muted);
+    /// Changes settings mid-session (a session.update of the fields set in `patch`: voice,
+    /// speed, turn detection, instructions); they are kept for every reconnect too.
+    void update_settings(realtime::session_config patch);
+    /// What the embedder has played of `item_id` (24 kHz samples), with
+    /// session_options::client_playback: while it plays, and with `stopped` when it stops the
+    /// item (a barge-in or the end of its audio).
+    void played(std::string item_id, std::int64_t samples, bool stopped);
     /// Answers a pending approval (empty `call_id`: the oldest one). Any thread.
     void approve(std::string call_id, bool yes);
     /// Cancels every running tool call and pending approval: the model hears that the user

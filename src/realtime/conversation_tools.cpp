@@ -75,6 +75,25 @@ void conversation::set_tools(std::vector<tool_def> tools, steady_time now) {
     after_input(now);
 }
 
+void conversation::update_session(session_config patch, steady_time now) {
+    if (stopped_) return;
+    session_config out;
+    out.type = opts_.session.type;
+    const auto take = [](auto& from, auto& into, auto& sent) {
+        if (from.has_value()) {
+            into = from;
+            sent = from;
+        }
+    };
+    take(patch.voice, opts_.session.voice, out.voice);
+    take(patch.speed, opts_.session.speed, out.speed);
+    take(patch.turn, opts_.session.turn, out.turn);
+    take(patch.instructions, opts_.session.instructions, out.instructions);
+    take(patch.output_modalities, opts_.session.output_modalities, out.output_modalities);
+    if (online()) send(client::session_update{.event_id = {}, .session = std::move(out)});
+    after_input(now);
+}
+
 void conversation::on_tool_waiting(std::string_view call_id, std::string_view why,
                                    steady_time now) {
     if (stopped_) return;

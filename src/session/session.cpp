@@ -46,6 +46,12 @@ void session::talk(bool pressed) {
 void session::set_muted(bool muted) {
     impl_->set_muted(muted);
 }
+void session::update_settings(realtime::session_config patch) {
+    impl_->update_settings(std::move(patch));
+}
+void session::played(std::string item_id, std::int64_t samples, bool stopped) {
+    impl_->played(std::move(item_id), samples, stopped);
+}
 void session::approve(std::string call_id, bool yes) {
     impl_->approve(std::move(call_id), yes);
 }

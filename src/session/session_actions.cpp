@@ -27,9 +27,8 @@ void session::impl::apply(realtime::act::send& a) {
     } else {
         text = realtime::encode(a.event);
     }
-    if (events_) {
-        events_->write(clock::now(), "send", realtime::type_of(a.event),
-                       realtime::elide_audio(text));
+    if (recording_events()) {
+        record(clock::now(), "send", realtime::type_of(a.event), realtime::elide_audio(text));
     }
     if (conn_) conn_->send(std::move(text));
 }
@@ -38,14 +37,18 @@ void session::impl::apply(realtime::act::send& a) {
 // the connection queues (one allocation, no intermediate copy of the samples).
 void session::impl::apply(realtime::act::send_audio& a) {
     std::string text = realtime::encode_append(a.pcm, a.event_id);
-    if (events_) {
-        events_->write(clock::now(), "send", "input_audio_buffer.append",
-                       realtime::elide_audio(text));
+    if (recording_events()) {
+        record(clock::now(), "send", "input_audio_buffer.append", realtime::elide_audio(text));
     }
     if (conn_) conn_->send(std::move(text));
 }
 
 void session::impl::apply(realtime::act::play& a) {
+    if (a.item_id != audio_item_) {
+        audio_item_ = a.item_id;
+        audio_item_samples_ = 0;
+    }
+    audio_item_samples_ += static_cast<std::int64_t>(a.pcm.size());
     call(cbs_.on_audio, std::string_view(a.item_id), core::pcm_view(a.pcm));
     const audio::item_player::play_result r = player_->play(a.item_id, a.pcm);
     if (r.first) {
@@ -56,6 +59,8 @@ void session::impl::apply(realtime::act::play& a) {
 
 void session::impl::apply(realtime::act::end_playback& a) {
     player_->end_item(a.item_id);
+    call(cbs_.on_audio_done, std::string_view(a.item_id),
+         a.item_id == audio_item_ ? audio_item_samples_ : std::int64_t{0});
 }
 
 void session::impl::apply(realtime::act::flush_playback& a) {
@@ -66,6 +71,7 @@ void session::impl::apply(realtime::act::flush_playback& a) {
                                           .field("generation", f.generation)
                                           .str());
     call(cbs_.on_interrupted);
+    call(cbs_.on_stop_audio, std::string_view(a.item_id));
     if (!device_running_) {
         player_->poll_flushes(clock::now(), false);
         forward_playback(clock::now());

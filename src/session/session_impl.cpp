@@ -1,6 +1,7 @@
 // ava::session's set-up, public inputs, waiting and end (session_impl.hpp).
 #include "session_impl.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 #include "ava/audio/wav_device.hpp"
@@ -153,6 +154,24 @@ void session::impl::set_muted(bool muted) {
     });
 }
 
+void session::impl::update_settings(realtime::session_config patch) {
+    post([this, p = std::move(patch)]() mutable {
+        conv_->update_session(std::move(p), clock::now());
+        drain();
+    });
+}
+
+void session::impl::played(std::string item_id, std::int64_t samples, bool stopped) {
+    post([this, id = std::move(item_id), samples, stopped] {
+        if (!stopped) return;  // progress: the real-time model drives the conversation meanwhile
+        stopped_item_ = id;
+        stopped_at_ = std::max<std::int64_t>(0, samples);
+        if (held_flush_ && held_flush_->item_id == id) {
+            release_flush(stopped_at_, true, clock::now());
+        }
+    });
+}
+
 void session::impl::stop() {
     if (!started_.load()) return;
     asio::post(ioc_, [this] { begin_end({session_result::end::stopped, {}, {}}); });
@@ -237,7 +256,13 @@ void session::impl::run_io() {
 }
 
 void session::impl::local(std::string_view type, std::string_view event_json) {
-    if (events_) events_->write(clock::now(), "local", type, event_json);
+    record(clock::now(), "local", type, event_json);
+}
+
+void session::impl::record(clock::time_point t, std::string_view dir, std::string_view type,
+                           std::string_view event_json) {
+    if (events_) events_->write(t, dir, type, event_json);
+    if (cbs_.on_event) call(cbs_.on_event, dir, type, std::string_view(log::redact(event_json)));
 }
 
 void session::impl::begin_end(session_result r) {
@@ -288,6 +313,12 @@ void session::impl::complete_end() {
                                                                          : "stopped");
         }
     }
+    session_result r;
+    {
+        std::lock_guard lk(mu_);
+        if (result_) r = *result_;
+    }
+    call(cbs_.on_end, r);
     work_.reset();
     ioc_.stop();
 }

@@ -81,6 +81,8 @@ class session::impl {
     void interrupt();
     void talk(bool pressed);
     void set_muted(bool muted);
+    void update_settings(realtime::session_config patch);
+    void played(std::string item_id, std::int64_t samples, bool stopped);
     void approve(std::string call_id, bool yes);
     void cancel_tools();
     void stop();
@@ -152,6 +154,10 @@ class session::impl {
     }
 
     void local(std::string_view type, std::string_view event_json);
+    /// One event for the events file and the on_event callback.
+    void record(clock::time_point t, std::string_view dir, std::string_view type,
+                std::string_view event_json);
+    [[nodiscard]] bool recording_events() const { return events_ || cbs_.on_event; }
 
     // ---- io thread: start, connection --------------------------------------------------------
     void on_start();
@@ -245,6 +251,11 @@ class session::impl {
 
     void check_input_done(clock::time_point now);
 
+    /// client_playback: a flush report waits for the embedder's final position (or times out).
+    void hold_flush(const std::string& item_id, std::int64_t model_heard, clock::time_point now);
+    void release_flush(std::int64_t heard, bool reported, clock::time_point now);
+    void check_held_flush(clock::time_point now);
+
     // ---- io thread: the end --------------------------------------------------------------------
     void begin_end(session_result r);
 
@@ -320,6 +331,17 @@ class session::impl {
     int frames_last_tick_ = 0;
     int late_looks_ = 0;
     std::optional<clock::time_point> quiet_since_;
+    // client_playback: the flush waiting for the embedder's position, and positions it reported.
+    struct held_flush {
+        std::string item_id;
+        std::int64_t model_heard = 0;
+        clock::time_point deadline{};
+    };
+    std::optional<held_flush> held_flush_;
+    std::string stopped_item_;  ///< the item the embedder last reported stopped, and where
+    std::int64_t stopped_at_ = 0;
+    std::string audio_item_;  ///< the item whose audio is arriving, and its samples so far
+    std::int64_t audio_item_samples_ = 0;
 };
 
 }  // namespace ava

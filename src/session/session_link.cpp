@@ -70,16 +70,16 @@ void session::impl::on_message(std::uint64_t gen, std::string_view text) {
     quiet_since_.reset();
     realtime::server_event ev = realtime::decode_server(text);
     const std::string_view type = std::visit([](const auto& e) { return server_type(e); }, ev);
-    if (events_) {
+    if (recording_events()) {
         if (std::holds_alternative<realtime::decode_error>(ev)) {
             const auto& de = std::get<realtime::decode_error>(ev);
-            events_->write(now, "recv", type,
-                           core::json_object()
-                               .field("error", de.message)
-                               .field("field", de.field)
-                               .field("bytes", text.size())
-                               .field("text", core::clip(text, 512))  // never half a character
-                               .str());
+            record(now, "recv", type,
+                   core::json_object()
+                       .field("error", de.message)
+                       .field("field", de.field)
+                       .field("bytes", text.size())
+                       .field("text", core::clip(text, 512))  // never half a character
+                       .str());
         } else {
             std::string logged = realtime::elide_audio(text);
             if (logged.size() > max_logged_event) {
@@ -88,7 +88,7 @@ void session::impl::on_message(std::uint64_t gen, std::string_view text) {
                              .field("elided_bytes", text.size())
                              .str();
             }
-            events_->write(now, "recv", type, logged);
+            record(now, "recv", type, logged);
         }
     }
     if (std::holds_alternative<realtime::server::session_updated>(ev) &&

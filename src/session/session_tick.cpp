@@ -69,11 +69,11 @@ void session::impl::on_tick(clock::time_point now) {
         late_looks_ = 0;
         if (embedder_audio_) continue;  // the null device's silence; send_audio feeds the mic
         if (events_) {
-            events_->write(clock::now(), "local", "mic.frame",
-                           core::json_object()
-                               .field("captured_us", mono_us(f.captured))
-                               .field("samples", f.pcm.size())
-                               .str());
+            record(clock::now(), "local", "mic.frame",
+                   core::json_object()
+                       .field("captured_us", mono_us(f.captured))
+                       .field("samples", f.pcm.size())
+                       .str());
         }
         conv_->on_mic_frame(f.pcm, now);
         drain();  // act::send_audio views `f`: send it before the next read() reuses it
@@ -92,6 +92,7 @@ void session::impl::on_tick(clock::time_point now) {
         if (events_) events_->flush();
         next_conv_tick_ = now + 250ms;
     }
+    check_held_flush(now);
     drain();
     check_input_done(now);
 }
@@ -140,13 +141,59 @@ void session::impl::forward_playback(clock::time_point now) {
                                               .field("done_us", mono_us(r.at))
                                               .field("received_samples", r.received)
                                               .str());
-                conv_->on_playback_flushed(r.item_id, r.heard, now);
+                if (opts_.client_playback && embedder_audio_) {
+                    hold_flush(r.item_id, r.heard, now);
+                } else {
+                    conv_->on_playback_flushed(r.item_id, r.heard, now);
+                }
                 break;
             case audio::playback_report::kind::idle:
                 local("playback.idle", "{}");
                 conv_->on_playback_idle(now);
                 break;
         }
+    }
+}
+
+// client_playback: the real-time model says what a listener would have heard; the embedder
+// knows what it played (a browser starts later, by its network and its jitter buffer). The
+// flush is held until the embedder's final position arrives, or `playback_report_wait`.
+void session::impl::hold_flush(const std::string& item_id, std::int64_t model_heard,
+                               clock::time_point now) {
+    if (held_flush_) release_flush(held_flush_->model_heard, false, now);
+    if (item_id == stopped_item_) {
+        // It stopped the item before the flush came (its own stop button): that is the position.
+        held_flush_ = held_flush{item_id, model_heard, now};
+        release_flush(stopped_at_, true, now);
+        return;
+    }
+    held_flush_ = held_flush{item_id, model_heard, now + opts_.playback_report_wait};
+    hurry_tick(held_flush_->deadline);
+}
+
+void session::impl::release_flush(std::int64_t heard, bool reported, clock::time_point now) {
+    if (!held_flush_) return;
+    held_flush h = std::move(*held_flush_);
+    held_flush_.reset();
+    local("playback.client_position", core::json_object()
+                                          .field("item_id", h.item_id)
+                                          .field("heard_samples", heard)
+                                          .field("model_heard_samples", h.model_heard)
+                                          .field("reported", reported)
+                                          .str());
+    if (!reported) {
+        log_->debug(
+            "session: no played position from the client for {} within {} ms; using the "
+            "real-time estimate",
+            h.item_id, opts_.playback_report_wait.count());
+    }
+    conv_->on_playback_flushed(h.item_id, heard, now);
+    drain();
+}
+
+void session::impl::check_held_flush(clock::time_point now) {
+    if (held_flush_ && now >= held_flush_->deadline) {
+        release_flush(held_flush_->model_heard, false, now);
     }
 }
 

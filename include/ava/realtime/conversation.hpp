@@ -205,6 +205,10 @@ class conversation {
     /// The offered tools changed (an MCP server's list changed): kept for every later
     /// session.update and, when connected, sent now as a session.update of the tools alone.
     void set_tools(std::vector<tool_def> tools, steady_time now);
+    /// Settings changed mid-session: the fields set in `patch` (voice, speed, turn detection,
+    /// instructions, output modalities) replace those in the options, so every reconnect keeps
+    /// them, and, when connected, go out now as a session.update of those fields alone.
+    void update_session(session_config patch, steady_time now);
     /// The session is ending (quit, end of input, fatal): every line not yet out is released as
     /// far as it is known, in order. A reply still playing is cut at what was heard (its tail
     /// marked unheard), a reply whose text is incomplete keeps what arrived, and a user turn with
