@@ -20,6 +20,8 @@ install(FILES config/ava-voice.example.toml config/instructions.md
 install(DIRECTORY samples/ DESTINATION ${_ava_share}/samples COMPONENT runtime
         FILES_MATCHING PATTERN "*.wav")
 install(DIRECTORY sim/scenarios/ DESTINATION ${_ava_share}/scenarios COMPONENT runtime)
+# `ava-voice serve` serves the browser console from here (docs/relay.md).
+install(DIRECTORY web/console/ DESTINATION ${_ava_share}/console COMPONENT runtime)
 install(FILES packaging/ava-voice.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime OPTIONAL)
 

@@ -6,10 +6,12 @@
 #include "ava/app/cli.hpp"
 #include "ava/app/doctor.hpp"
 #include "ava/app/run.hpp"
+#include "ava/app/serve.hpp"
 
 int main(int argc, char** argv) {
     const auto doctor = [](const ava::app::loaded_config& loaded, std::ostream& out) {
         return ava::app::doctor(loaded, out);
     };
-    return ava::app::main_entry(argc, argv, ava::app::run, doctor, std::cout, std::cerr);
+    return ava::app::main_entry(argc, argv, ava::app::run, doctor, ava::app::serve, std::cout,
+                                std::cerr);
 }

@@ -46,6 +46,7 @@ constexpr const char* g_headless = "Headless (files instead of devices)";
 constexpr const char* g_net = "Network";
 constexpr const char* g_log = "Logging and output";
 constexpr const char* g_memory = "Memory and history";
+constexpr const char* g_serve = "ava-voice serve (the relay and browser console)";
 
 // The order here is the order flags are applied (later wins for the same key).
 constexpr flag_def flag_table[] = {
@@ -112,6 +113,18 @@ constexpr flag_def flag_table[] = {
      "Neither read nor keep any history (no file is written)"},
     {"--keep-turns", "context.keep_turns", "N", nullptr, g_memory,
      "Keep only the last N turns in the service's context (0: all)"},
+    {"--listen", "serve.listen", "HOST:PORT", nullptr, g_serve,
+     "Where `serve` listens (default 127.0.0.1:8000; beyond the loopback a token is required)"},
+    {"--token", "serve.token", "TOKEN", nullptr, g_serve,
+     "The token clients must give (safer: AVA_SERVE_TOKEN; generated when not on loopback)"},
+    {"--allow-origin", "serve.allowed_origins", "URL[,URL]", nullptr, g_serve,
+     "Web origins besides the server's own allowed to open the stream"},
+    {"--max-sessions", "serve.max_sessions", "N", nullptr, g_serve,
+     "Concurrent streams (default 64)"},
+    {"--tls-cert", "serve.tls_cert", "FILE", nullptr, g_serve, "HTTPS/WSS certificate (PEM)"},
+    {"--tls-key", "serve.tls_key", "FILE", nullptr, g_serve, "HTTPS/WSS private key (PEM)"},
+    {"--console-dir", "serve.console_dir", "DIR", nullptr, g_serve,
+     "Serve the browser console from DIR"},
     {"--log-level", "logging.level", "LEVEL", nullptr, g_log,
      "trace, debug, info, warn, error, critical or off"},
     {"--log-file", "logging.file", "FILE", nullptr, g_log, "Also write the log to FILE"},
@@ -130,6 +143,8 @@ Environment: OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI
 Commands:
   ava-voice doctor [flags]    check the key, the endpoint (TLS + WebSocket), audio devices,
                               the microphone and speaker, and the config; advice for each problem
+  ava-voice serve [flags]     the assistant as a server: a browser console at
+                              http://127.0.0.1:8000/ and a WebSocket stream (docs/relay.md)
   ava-voice history list      past conversations (id, date, length, turns, cost); also
                               show ID, search TEXT, export ID --format md|jsonl, forget ID,
                               forget --all, facts (what it was asked to remember), forget-fact N
@@ -314,6 +329,11 @@ command_line parse_command_line(int argc, const char* const* argv) {
         doctor = true;
         args.erase(args.begin() + 1);
     }
+    bool serve = false;
+    if (argc > 1 && std::string_view(argv[1]) == "serve") {
+        serve = true;
+        args.erase(args.begin() + 1);
+    }
     // `history` too, and its own words (the verb, its operands, --all, --format, --limit) are
     // taken out before the usual flags are parsed.
     bool history = false;
@@ -407,6 +427,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
         cl.cmd = command::doctor;
     } else if (history) {
         cl.cmd = command::history;
+    } else if (serve) {
+        cl.cmd = command::serve;
     } else if (print_config->count() > 0) {
         cl.cmd = command::print_config;
     } else if (list_dev->count() > 0) {
@@ -478,6 +500,12 @@ int main_entry(int argc, const char* const* argv, const run_function& run, std::
 
 int main_entry(int argc, const char* const* argv, const run_function& run,
                const doctor_function& doctor, std::ostream& out, std::ostream& err) {
+    return main_entry(argc, argv, run, doctor, run_function{}, out, err);
+}
+
+int main_entry(int argc, const char* const* argv, const run_function& run,
+               const doctor_function& doctor, const run_function& serve, std::ostream& out,
+               std::ostream& err) {
     // Every message that leaves here goes through redact(): a secret can hide in an error text.
     const auto fail = [&](const std::string& msg, int code) {
         err << "ava-voice: error: " << log::redact(msg) << '\n';
@@ -538,6 +566,9 @@ int main_entry(int argc, const char* const* argv, const run_function& run,
                 // interleave with it (warnings still show).
                 if (cfg.logging.level == "info") log::init({"warn", cfg.logging.file, true});
                 return list_tools(cfg, out);
+            case command::serve:
+                if (!serve) return fail("serve is not built into this binary", 1);
+                return serve(cfg);
             default:
                 break;
         }

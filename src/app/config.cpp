@@ -9,6 +9,7 @@
 // holds the layering itself and the URL derived from a config.
 #include "ava/app/config.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <system_error>
@@ -175,6 +176,46 @@ loaded_config load_config(const config_sources& sources) {
 
     finish(out);
     return out;
+}
+
+std::optional<std::pair<std::string, unsigned short>> split_listen(std::string_view v) {
+    std::string host;
+    std::string_view port;
+    if (!v.empty() && v.front() == '[') {
+        const auto end = v.find("]:");
+        if (end == std::string_view::npos) return std::nullopt;
+        host = std::string(v.substr(1, end - 1));
+        port = v.substr(end + 2);
+        if (host.find(':') == std::string::npos) return std::nullopt;
+    } else {
+        const auto colon = v.rfind(':');
+        if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+        host = std::string(v.substr(0, colon));
+        port = v.substr(colon + 1);
+        if (host == "localhost") host = "127.0.0.1";
+        // IPv4 dotted quad: four numbers 0..255.
+        int parts = 0;
+        std::size_t i = 0;
+        while (i <= host.size()) {
+            const auto dot = std::min(host.find('.', i), host.size());
+            const std::string_view part(host.data() + i, dot - i);
+            if (part.empty() || part.size() > 3 ||
+                part.find_first_not_of("0123456789") != std::string_view::npos ||
+                std::stoi(std::string(part)) > 255) {
+                return std::nullopt;
+            }
+            ++parts;
+            i = dot + 1;
+        }
+        if (parts != 4) return std::nullopt;
+    }
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    const int p = std::stoi(std::string(port));
+    if (p > 65535) return std::nullopt;
+    return std::make_pair(host, static_cast<unsigned short>(p));
 }
 
 }  // namespace ava::app

@@ -91,6 +91,7 @@ constexpr env_mapping env_mappings[] = {
     {"AVA_LOG_LEVEL", "logging.level", nullptr},
     {"HOME_ASSISTANT_TOKEN", "tools.lights.token", nullptr},
     {"AVA_SMTP_PASSWORD", "tools.email.password", nullptr},
+    {"AVA_SERVE_TOKEN", "serve.token", nullptr},
 };
 
 }  // namespace
@@ -98,7 +99,7 @@ constexpr env_mapping env_mappings[] = {
 void apply_env(loaded_config& out, const env_layer& env, const std::string& home) {
     // Every key-like variable is a secret whether or not this run uses it.
     for (const char* v : {"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "HOME_ASSISTANT_TOKEN",
-                          "AVA_SMTP_PASSWORD", "GEMINI_API_KEY"}) {
+                          "AVA_SMTP_PASSWORD", "GEMINI_API_KEY", "AVA_SERVE_TOKEN"}) {
         if (auto got = env.get(v)) log::add_secret(got->first);
     }
     for (const auto& m : env_mappings) {

@@ -218,6 +218,15 @@ void check_log_level(const std::string& v) {
                           "' (use trace, debug, info, warn, error, critical or off)");
     }
 }
+/// HOST:PORT or [IPv6]:PORT, the host an IP address or "localhost", the port 0..65535.
+void check_listen(const std::string& v) {
+    if (!split_listen(v)) {
+        throw value_error(
+            "must be HOST:PORT with an IP address (127.0.0.1:8000, 0.0.0.0:8000, "
+            "[::1]:8000), got '" +
+            v + "'");
+    }
+}
 void check_units(const std::string& v) {
     if (v != "metric" && v != "imperial") {
         throw value_error("has unknown units '" + v + "' (use metric or imperial)");
@@ -317,6 +326,14 @@ std::vector<key_def> build_keys() {
     k.push_back(bool_key("memory.enabled", AVA_FIELD(memory.enabled)));
     k.push_back(int_key("memory.seed_tokens", AVA_FIELD(memory.seed_tokens), 0, 100000));
     k.push_back(int_key("context.keep_turns", AVA_FIELD(context.keep_turns), 0, 10000));
+
+    k.push_back(string_key("serve.listen", AVA_FIELD(serve.listen), check_listen));
+    k.push_back(string_key("serve.token", AVA_FIELD(serve.token), nullptr, true));
+    k.push_back(list_key("serve.allowed_origins", AVA_FIELD(serve.allowed_origins)));
+    k.push_back(int_key("serve.max_sessions", AVA_FIELD(serve.max_sessions), 1, 10000));
+    k.push_back(path_key("serve.tls_cert", AVA_FIELD(serve.tls_cert)));
+    k.push_back(path_key("serve.tls_key", AVA_FIELD(serve.tls_key)));
+    k.push_back(path_key("serve.console_dir", AVA_FIELD(serve.console_dir)));
 
     k.push_back(string_key("logging.level", AVA_FIELD(logging.level), check_log_level));
     k.push_back(path_key("logging.file", AVA_FIELD(logging.file)));

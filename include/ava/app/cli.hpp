@@ -32,6 +32,7 @@ enum class command {
     list_tools,
     doctor,   ///< `ava-voice doctor [flags]`: the first argument
     history,  ///< `ava-voice history VERB ... [flags]`: the first argument
+    serve,    ///< `ava-voice serve [flags]`: the relay and the browser console
 };
 
 struct command_line {
@@ -72,5 +73,9 @@ int main_entry(int argc, const char* const* argv, const run_function& run, std::
 /// doctor, a config that does not load is reported as a failed check (exit 2).
 int main_entry(int argc, const char* const* argv, const run_function& run,
                const doctor_function& doctor, std::ostream& out, std::ostream& err);
+/// As above, with `serve` for `ava-voice serve` (empty: "not built into this binary").
+int main_entry(int argc, const char* const* argv, const run_function& run,
+               const doctor_function& doctor, const run_function& serve, std::ostream& out,
+               std::ostream& err);
 
 }  // namespace ava::app

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ava/tools/settings.hpp"
@@ -86,6 +87,23 @@ struct history_config {
     bool store_tool_arguments = true;  ///< false: tool calls are kept without their arguments
     bool store_email_bodies = true;    ///< false: send_email calls are kept without the body
 };
+
+/// `ava-voice serve`: the relay and its browser console (docs/relay.md).
+struct serve_config {
+    std::string listen = "127.0.0.1:8000";  ///< HOST:PORT ([v6]:PORT); port 0: any free one
+    /// Required on session/start and the stream when set; generated (and printed once) when
+    /// the listen address is beyond the loopback and none is given.
+    std::string token;
+    std::vector<std::string> allowed_origins;  ///< besides the server's own origin
+    int max_sessions = 64;
+    std::string tls_cert;  ///< PEM; with tls_key: HTTPS and WSS
+    std::string tls_key;
+    std::string console_dir;  ///< empty: the installed console (or the source tree's)
+};
+
+/// serve.listen split into host and port ("localhost" becomes 127.0.0.1); nullopt when it is
+/// not HOST:PORT with an IP address.
+std::optional<std::pair<std::string, unsigned short>> split_listen(std::string_view v);
 
 /// Memory across sessions (needs the history).
 struct memory_config {
@@ -207,6 +225,7 @@ struct config {
     history_config history;
     memory_config memory;
     context_config context;
+    serve_config serve;
     /// Filled by the loader from the real environment; not config keys.
     environment_values environment;
 
