@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-all_targets=(server_event client_event config wav mcp schema)
+all_targets=(server_event client_event config wav mcp schema relay_control)
 dir=${AVA_FUZZ_DIR:-build-fuzz}
 jobs=${AVA_FUZZ_JOBS:-1}
 
