@@ -29,6 +29,8 @@ packages=(
     gnuplot-nox               # the benchmark report's plot
     time                      # /usr/bin/time -v: peak RSS in benchmarks
     clang-format              # the format check CI runs
+    chromium                  # the browser console's test, headless (driven by puppeteer-core)
+    python3-websockets        # the relay's Python client example, run by its test
 )
 
 if [[ "${1:-}" == "--print" ]]; then
