@@ -29,7 +29,7 @@ packages=(
     gnuplot-nox               # the benchmark report's plot
     time                      # /usr/bin/time -v: peak RSS in benchmarks
     clang-format              # the format check CI runs
-    chromium                  # the browser console's test, headless (driven by puppeteer-core)
+    chromium firefox-esr      # the browser console's tests, headless (driven by puppeteer-core)
     python3-websockets        # the relay's Python client example, run by its test
 )
 

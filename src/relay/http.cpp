@@ -350,6 +350,7 @@ class http_conn final : public std::enable_shared_from_this<http_conn<Stream>> {
                     false);
             }
         }
+        if (auto v = query_param(t.query, "events"); v) st.events = *v == "1" || *v == "true";
         beast::get_lowest_layer(stream_).expires_never();
         start_stream(sh_, std::move(stream_), std::move(req), std::move(st));
     }

@@ -292,6 +292,23 @@ TEST(Relay, SettingsGoOutAsASessionUpdate) {
     EXPECT_EQ(last["audio"]["input"]["turn_detection"]["silence_duration_ms"], 700);
 }
 
+TEST(Relay, EventsFromTheFirstOneWithEventsInTheUrl) {
+    rig r(lights_scenario());
+    stream_client c(r.port(), "/realtime/stream?events=1");
+    c.wait_for("ready");
+    const it::json first = c.wait_for("event");
+    EXPECT_EQ(first["dir"], "send");
+    EXPECT_EQ(first["event_type"], "session.update");
+    for (;;) {
+        const it::json ev = c.wait_for("event");
+        if (ev["event_type"] == "session.created") {
+            // The key never reaches a client, even inside an event.
+            EXPECT_EQ(ev.dump().find("sk-test-key"), std::string::npos);
+            break;
+        }
+    }
+}
+
 TEST(Relay, EventsStreamOnRequestWithAudioElided) {
     rig r(lights_scenario());
     stream_client c(r.port());

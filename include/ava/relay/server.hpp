@@ -28,6 +28,7 @@ struct stream_settings {
     std::optional<std::string> voice;
     std::optional<double> speed;
     std::optional<realtime::vad_type> vad;
+    bool events = false;  ///< `?events=1`: the event stream from the first event on
 };
 
 /// The session options for one stream (connection, conversation options, approval). The relay
