@@ -46,7 +46,9 @@ class ws_stream final : public stream_base, public std::enable_shared_from_this<
           settings_(std::move(settings)),
           id_(id),
           name_("r-" + std::to_string(id)),
-          link_(std::make_shared<link_state>()) {}
+          link_(std::make_shared<link_state>()) {
+        link_->events.store(settings_.events);
+    }
 
     void run(request req) {
         beast::get_lowest_layer(ws_).expires_never();
