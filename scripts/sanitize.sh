@@ -33,12 +33,13 @@ for mode in $modes; do
         dir=${AVA_ASAN_DIR:-build-asan}
         cmake -S . -B "$dir" "${common[@]}" "-DAVA_SANITIZE=address;undefined" >/dev/null
         cmake --build "$dir" -j "$jobs" --target core_test codec_test conversation_test sim_test \
-            tools_test audio_test history_test
+            tools_test audio_test history_test relay_protocol_test
         export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
         export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
         run_tests "$dir" tests/core/core_test tests/realtime/codec/codec_test \
             tests/realtime/conversation/conversation_test tests/sim/sim_test \
-            tests/tools/tools_test tests/audio/audio_test tests/history/history_test
+            tests/tools/tools_test tests/audio/audio_test tests/history/history_test \
+            tests/relay/relay_protocol_test
         ;;
     tsan)
         dir=${AVA_TSAN_DIR:-build-tsan}
