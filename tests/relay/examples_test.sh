@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two client examples of docs/relay.md (examples/relay/client.py and client.mjs), run as a
-# reader would paste them, against `ava-voice serve` with the offline simulator.
+# reader would paste them, against `ava-voice serve` with the offline simulator; then the Node
+# one again over HTTPS/WSS (serve --tls-cert/--tls-key, a throwaway certificate made here).
 # Usage: examples_test.sh <ava-voice>. Exit 0 pass, 1 fail, 77 skip (a runtime missing, CI unset).
 set -euo pipefail
 ava=$1
@@ -15,8 +16,11 @@ py=/usr/bin/python3
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ava-relay-examples.XXXXXX")
 pid=""
+tls_pid=""
 cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+    for p in $pid $tls_pid; do
+        if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; wait "$p" || true; fi
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -43,3 +47,25 @@ check client.py "$tmp/py.out" "$tmp/reply.wav" 48000
 mkdir "$tmp/js" && cp "$src/examples/relay/client.mjs" "$tmp/js/" && ln -s "$src/tests/node/node_modules" "$tmp/js/node_modules"
 (cd "$tmp/js" && timeout 60 node client.mjs "$base" >js.out)
 check client.mjs "$tmp/js/js.out" "$tmp/js/reply.pcm" 48000
+
+# Over TLS: the same client, trusting the throwaway certificate; plain HTTP is refused there.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/key.pem" \
+    -out "$tmp/cert.pem" -days 1 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+env -u OPENAI_API_KEY "$ava" serve --listen 127.0.0.1:0 --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
+    >"$tmp/tls.out" 2>"$tmp/tls.err" &
+tls_pid=$!
+tls_base=""
+for _ in $(seq 100); do
+    tls_base=$(grep -o 'https://127.0.0.1:[0-9]*' "$tmp/tls.out" | head -1 || true)
+    [[ -n "$tls_base" ]] && break
+    sleep 0.1
+done
+[[ -n "$tls_base" ]] || { echo "relay-examples: FAIL: serve with TLS did not start" >&2; cat "$tmp/tls.err" >&2; exit 1; }
+rm -f "$tmp/js/reply.pcm"
+(cd "$tmp/js" && NODE_EXTRA_CA_CERTS="$tmp/cert.pem" timeout 60 node client.mjs "$tls_base" >tls.out)
+check "client.mjs over wss" "$tmp/js/tls.out" "$tmp/js/reply.pcm" 48000
+if "$py" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
+    "${tls_base/https/http}/healthz" 2>/dev/null; then
+    echo "relay-examples: FAIL: the TLS listener answered plain HTTP" >&2
+    exit 1
+fi
