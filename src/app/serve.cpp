@@ -16,6 +16,8 @@
 #include "ava/relay/server.hpp"
 #include "ava/sim/server.hpp"
 #include "ava/tools/builtin.hpp"
+#include "ava/tools/mcp.hpp"
+#include "ava/tools/registry.hpp"
 #include "run_parts.hpp"
 
 namespace ava::app {
@@ -137,7 +139,22 @@ int serve(const config& cfg) {
         so.approval = tools::approval_mode::voice;
         return so;
     };
-    ro.add_tools = [&cfg](session& s) { tools::register_builtin_tools(s.tools(), cfg.tools); };
+    // One registry for every stream: the built-in tools and the MCP servers' (one bridge,
+    // started once, its servers shared). A new stream's session offers what it holds then.
+    tools::registry shared_tools;
+    tools::register_builtin_tools(shared_tools, cfg.tools);
+    tools::mcp_bridge mcp(shared_tools, cfg.tools.mcp);
+    mcp.start(std::chrono::milliseconds(3000));
+    ro.add_tools = [&shared_tools](session& s) {
+        for (const auto& t : shared_tools.all()) {
+            if (!t->offered) continue;
+            tools::tool_options o;
+            o.timeout = t->timeout;
+            o.group = t->group;
+            o.require_approval = t->require_approval;
+            s.tools().add(t->handler, std::move(o));
+        }
+    };
 
     const std::string token = ro.token;
     std::unique_ptr<relay::server> server;

@@ -161,6 +161,42 @@ if problems:
     sys.exit(1)
 print("mcp_e2e: server-everything's get-sum was called by voice; the reply quotes its sum")
 PY
+# ---- the same server through `ava-voice serve`: one bridge shared by the streams -----------------
+ws_module="$src/tests/node/node_modules/ws/wrapper.mjs"
+if ((status == 0)) && [[ -f "$ws_module" ]]; then
+    cat >"$work/stream.mjs" <<JS
+import WebSocket from '$ws_module';
+const ws = new WebSocket(process.argv[2].replace(/^http/, 'ws') + 'realtime/stream');
+const seen = [];
+ws.on('message', (d, bin) => {
+  if (bin) return;
+  const m = JSON.parse(d);
+  if (m.type === 'ready') ws.send(JSON.stringify({ type: 'text_input', text: 'What is two plus three?' }));
+  if (m.type === 'tool_result') seen.push(m.name + ' ' + (m.ok ? 'ok' : 'failed'));
+  if (m.type === 'transcript' && m.final && m.role === 'assistant' && m.text.includes('server says')) {
+    console.log(seen.join(',') + ' | ' + m.text);
+    process.exit(m.text.includes('The sum of 2 and 3 is 5.') && seen.join() === 'everything__get-sum ok' ? 0 : 1);
+  }
+});
+setTimeout(() => { console.log('timeout: ' + seen.join()); process.exit(1); }, 30000);
+JS
+    (cd "$work/run" && "${clean_env[@]}" OPENAI_API_KEY=sk-dummy-mcp-e2e "$ava" serve \
+        --config "$work/ava-voice.toml" --endpoint "$url" --listen 127.0.0.1:0 \
+        >"$work/serve.out" 2>"$work/serve.err") &
+    pids+=($!)
+    page=""
+    for _ in $(seq 1 100); do
+        page=$(grep -o 'http://127.0.0.1:[0-9]*/' "$work/serve.out" | head -n1 || true)
+        [[ -n "$page" ]] && break
+        sleep 0.1
+    done
+    if [[ -z "$page" ]] || ! "$node" "$work/stream.mjs" "$page" >"$work/stream.out" 2>&1; then
+        echo "mcp_e2e: FAILED: through ava-voice serve: $(cat "$work/stream.out" 2>/dev/null) $(tail -5 "$work/serve.err")" >&2
+        status=1
+    else
+        echo "mcp_e2e: through ava-voice serve too: $(cat "$work/stream.out")"
+    fi
+fi
 if ((status != 0)); then
     keep=1
     echo "mcp_e2e: output kept in $work" >&2
