@@ -2,6 +2,8 @@
 # Installs every Debian/Ubuntu package that ava-voice's build, tests and benchmarks need.
 # Idempotent: when everything is installed it only checks (about a second) and exits.
 #   scripts/install-deps.sh          build + run + tests + benchmarks
+#   scripts/install-deps.sh --no-browsers   the same without the browsers of the console's tests
+#                                    (scripts/run.sh: running ava-voice needs no browser)
 #   scripts/install-deps.sh --print  list the packages and exit
 # macOS (Homebrew) and Windows (vcpkg) equivalents: see README.md, "Other platforms".
 set -euo pipefail
@@ -29,9 +31,13 @@ packages=(
     gnuplot-nox               # the benchmark report's plot
     time                      # /usr/bin/time -v: peak RSS in benchmarks
     clang-format              # the format check CI runs
-    chromium firefox-esr      # the browser console's tests, headless (driven by puppeteer-core)
     python3-websockets        # the relay's Python client example, run by its test
 )
+
+# The browser console's tests, headless (driven by puppeteer-core): about 300 MB, tests only.
+if [[ "${1:-}" != "--no-browsers" ]]; then
+    packages+=(chromium firefox-esr)
+fi
 
 if [[ "${1:-}" == "--print" ]]; then
     printf '%s\n' "${packages[@]}"

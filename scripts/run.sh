@@ -4,6 +4,6 @@
 # plays bundled sample speech in and writes the reply to a WAV file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --no-browsers
 AVA_BUILD_DIR=${AVA_BUILD_DIR:-build} scripts/build.sh >/dev/null
 exec "${AVA_BUILD_DIR:-build}/ava-voice" "$@"

@@ -26,6 +26,7 @@ constexpr std::size_t max_request_body = 64 * 1024;
 constexpr std::size_t max_request_header = 16 * 1024;
 constexpr auto request_timeout = std::chrono::seconds(30);
 constexpr auto stream_token_life = std::chrono::seconds(60);
+constexpr std::size_t max_stream_tokens = 1024;
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -250,6 +251,13 @@ class http_conn final : public std::enable_shared_from_this<http_conn<Stream>> {
                  {{"max_message_bytes", sh_.opts.max_message},
                   {"max_sessions", sh_.opts.max_sessions}}}};
             if (!sh_.opts.token.empty()) {
+                // Unused stream tokens expire; a client asking for thousands is refused.
+                const auto now = clock::now();
+                std::erase_if(sh_.stream_tokens, [&](const auto& kv) { return kv.second < now; });
+                if (sh_.stream_tokens.size() >= max_stream_tokens) {
+                    return refuse(http::status::too_many_requests, "too_many_tokens",
+                                  "too many unused stream tokens; use one or wait a minute");
+                }
                 std::string tok = random_token();
                 sh_.stream_tokens[tok] = clock::now() + stream_token_life;
                 j["stream_token"] = tok;

@@ -246,7 +246,8 @@ class ws_stream final : public stream_base, public std::enable_shared_from_this<
     }
 
     void on_session_end(const std::string& reason, bool fatal) {
-        if (closed_) return;
+        // No session here: the relay ended it (the client went, the server stops) and said so.
+        if (closed_ || !sess_) return;
         if (fatal) {
             sh_.m.errors.fetch_add(1);
             send_json({{"type", "error"},
