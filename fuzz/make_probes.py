@@ -54,6 +54,23 @@ def json_probes():
     return p
 
 
+def relay_probes():
+    """The JSON probes, and the relay's own messages with hostile values."""
+    p = json_probes()
+    p.update({
+        "relay_deep_settings": '{"type":"settings","turn_detection":' + deep("{\"a\":", "}", "1") + "}",
+        "relay_huge_speed": '{"type":"settings","speed":1e308}',
+        "relay_nan_position": '{"type":"playback_position","item_id":"i","played_ms":NaN}',
+        "relay_huge_position": '{"type":"playback_position","item_id":"i","played_samples":1e30}',
+        "relay_negative_ms": '{"type":"playback_position","item_id":"i","played_ms":-0.5}',
+        "relay_long_item": '{"type":"playback_position","item_id":"' + "i" * 100000 + '","played_ms":1}',
+        "relay_bad_utf8_text": b'{"type":"text_input","text":"\xff\xfe"}',
+        "relay_long_text": '{"type":"text_input","text":"' + "a" * 200000 + '"}',
+        "relay_type_object": '{"type":{"type":"ping"}}',
+    })
+    return p
+
+
 def schema_probes():
     p = {}
     for name, text in json_probes().items():
@@ -149,7 +166,8 @@ def main():
         return
     target, out = sys.argv[1], sys.argv[2]
     probes = {"server_event": json_probes, "client_event": json_probes, "mcp": json_probes,
-              "schema": schema_probes, "config": toml_probes, "wav": wav_probes}[target]()
+              "relay_control": relay_probes, "schema": schema_probes, "config": toml_probes,
+              "wav": wav_probes}[target]()
     os.makedirs(out, exist_ok=True)
     for name, body in probes.items():
         with open(os.path.join(out, name), "wb") as f:
