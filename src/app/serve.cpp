@@ -93,23 +93,10 @@ int serve(const config& cfg) {
     ro.token = cfg.serve.token;
     bool generated = false;
     if (ro.token.empty() && !relay::is_loopback_host(ro.host)) {
-        ro.token = [] {
-            // 24 bytes from the kernel's CSPRNG, as hex.
-            static constexpr char hex[] = "0123456789abcdef";
-            std::FILE* f = std::fopen("/dev/urandom", "rb");
-            std::string t;
-            unsigned char b[24];
-            if (f != nullptr && std::fread(b, 1, sizeof b, f) == sizeof b) {
-                for (unsigned char c : b) {
-                    t += hex[c >> 4];
-                    t += hex[c & 15];
-                }
-            }
-            if (f != nullptr) std::fclose(f);
-            return t;
-        }();
-        if (ro.token.empty()) {
-            std::cerr << "ava-voice: error: no random bytes for a token; give --token\n";
+        try {
+            ro.token = relay::random_token();
+        } catch (const std::exception& e) {
+            std::cerr << "ava-voice: error: " << e.what() << "; give --token\n";
             return exit_failure;
         }
         generated = true;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ava/core/text.hpp"
 #include "protocol.hpp"
 #include "relay_detail.hpp"
 
@@ -27,13 +28,6 @@ constexpr std::size_t max_request_header = 16 * 1024;
 constexpr auto request_timeout = std::chrono::seconds(30);
 constexpr auto stream_token_life = std::chrono::seconds(60);
 constexpr std::size_t max_stream_tokens = 1024;
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 /// Splits "/path?query" and decodes one query parameter (percent-decoding, + as space).
 struct target {
@@ -91,12 +85,13 @@ std::string bearer(const request& req) {
     if (it == req.end()) return {};
     const std::string_view v = it->value();
     constexpr std::string_view prefix = "Bearer ";
-    if (v.size() <= prefix.size() || lower(v.substr(0, prefix.size())) != "bearer ") return {};
+    if (v.size() <= prefix.size() || core::ascii_lower(v.substr(0, prefix.size())) != "bearer ")
+        return {};
     return std::string(v.substr(prefix.size()));
 }
 
 const char* content_type(const fs::path& p) {
-    const std::string ext = lower(p.extension().string());
+    const std::string ext = core::ascii_lower(p.extension().string());
     if (ext == ".html") return "text/html; charset=utf-8";
     if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
     if (ext == ".css") return "text/css; charset=utf-8";
@@ -168,17 +163,17 @@ class http_conn final : public std::enable_shared_from_this<http_conn<Stream>> {
     std::string own_origin(const request& req) const {
         const auto host = req.find(http::field::host);
         return std::string(sh_.tls ? "https://" : "http://") +
-               lower(host == req.end() ? std::string_view{} : host->value());
+               core::ascii_lower(host == req.end() ? std::string_view{} : host->value());
     }
 
     /// The request's Origin is allowed (none: not a browser page, so allowed).
     bool origin_ok(const request& req) const {
         const auto it = req.find(http::field::origin);
         if (it == req.end()) return true;
-        const std::string origin = lower(it->value());
+        const std::string origin = core::ascii_lower(it->value());
         if (origin == own_origin(req)) return true;
         return std::any_of(sh_.opts.allowed_origins.begin(), sh_.opts.allowed_origins.end(),
-                           [&](const std::string& a) { return lower(a) == origin; });
+                           [&](const std::string& a) { return core::ascii_lower(a) == origin; });
     }
 
     /// A loopback server answers only to a loopback Host: a page on another site that rebinds

@@ -119,7 +119,4 @@ void serve_http(shared& sh, Stream stream);
 template <class Stream>
 void start_stream(shared& sh, Stream stream, request req, stream_settings settings);
 
-/// A random hex token of `bytes` random bytes (OpenSSL's RAND_bytes).
-std::string random_token(std::size_t bytes = 24);
-
 }  // namespace ava::relay::detail

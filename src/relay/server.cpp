@@ -133,6 +133,8 @@ std::string metrics_text(const shared& sh) {
     return out;
 }
 
+}  // namespace detail
+
 std::string random_token(std::size_t bytes) {
     std::vector<unsigned char> b(bytes);
     if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
@@ -146,8 +148,6 @@ std::string random_token(std::size_t bytes) {
     }
     return out;
 }
-
-}  // namespace detail
 
 // ---- server ------------------------------------------------------------------------------------
 

@@ -100,6 +100,10 @@ class server {
     std::unique_ptr<impl> impl_;
 };
 
+/// A random token: `bytes` bytes from OpenSSL's RAND_bytes, as hex. Throws std::runtime_error
+/// when no random bytes can be had.
+std::string random_token(std::size_t bytes = 24);
+
 /// True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);
 
