@@ -12,6 +12,7 @@ void session::run_faults(const std::string& type) {
     const int count = ++turn_event_counts_[type];
     auto matches = [&](const fault& f, bool from_turn) {
         if (f.at != type || f.nth != count) return false;
+        if (f.session != 0 && static_cast<std::size_t>(f.session) != index_ + 1) return false;
         return from_turn || f.turn == 0 || f.turn == turn_number_;
     };
     std::vector<fault> firing;
@@ -102,6 +103,8 @@ fault parse_fault(const std::string& spec) {
             f.kind = v;
         else if (k == "turn")
             f.turn = static_cast<int>(number());
+        else if (k == "session")
+            f.session = static_cast<int>(number());
         else if (k == "at")
             f.at = v;
         else if (k == "nth")
@@ -128,6 +131,7 @@ fault parse_fault(const std::string& spec) {
             "fault: kind must be one of close, malformed_json, unknown_event, oversized_frame, "
             "stall, server_error");
     if (f.nth < 1) throw std::invalid_argument("fault: nth must be >= 1");
+    if (f.session < 0) throw std::invalid_argument("fault: session must be >= 0");
     return f;
 }
 

@@ -36,7 +36,8 @@ void check_keys(const json& obj, std::initializer_list<const char*> allowed,
 
 fault parse_fault_json(const json& f, int turn, const std::string& where,
                        const std::string& origin) {
-    check_keys(f, {"kind", "at", "nth", "code", "reason", "abrupt", "ms", "bytes"}, where, origin);
+    check_keys(f, {"kind", "at", "nth", "session", "code", "reason", "abrupt", "ms", "bytes"},
+               where, origin);
     fault out;
     out.turn = turn;
     out.kind = get_string(f, "kind", where, origin);
@@ -52,6 +53,7 @@ fault parse_fault_json(const json& f, int turn, const std::string& where,
         dst = f.at(key).get<std::remove_reference_t<decltype(dst)>>();
     };
     get_int("nth", out.nth);
+    get_int("session", out.session);
     get_int("code", out.code);
     get_int("ms", out.ms);
     get_int("bytes", out.bytes);
@@ -61,6 +63,7 @@ fault parse_fault_json(const json& f, int turn, const std::string& where,
         out.abrupt = f.at("abrupt").get<bool>();
     }
     if (out.nth < 1) fail(origin, where + ".nth must be >= 1");
+    if (out.session < 0) fail(origin, where + ".session must be >= 0");
     return out;
 }
 

@@ -41,7 +41,7 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
     send(client::session_update{.event_id = {}, .session = opts_.session});
     send_memory();
     prune_due_ = true;
-    if (reconnected) reseed();
+    const bool unanswered = reconnected && reseed();
 
     // Typed lines that waited for the connection: their items, then one response.
     std::vector<std::string> texts = std::exchange(unsent_user_texts_, {});
@@ -55,7 +55,14 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
         it.content.push_back(content_part{.type = "input_text", .text = rec->text});
         send(client::conversation_item_create{.event_id = {}, .item = std::move(it)});
     }
-    if (!texts.empty()) request_response(now);
+    if (!texts.empty()) {
+        request_response(now);
+    } else if (unanswered) {
+        // The old connection dropped after the user's turn and before any of its answer was
+        // heard: without this the question would sit in the new session's history unanswered.
+        notice("asking again for the answer the lost connection did not give", false);
+        request_response(now);
+    }
 
     // Then the mic audio buffered while offline, oldest first.
     while (!offline_frames_.empty()) {
@@ -85,7 +92,14 @@ void conversation::leave_connection(steady_time now) {
         }
         if (rec.role == speaker::assistant) {
             rec.text_done = true;
-            rec.audio_done = true;  // no more audio will come: the rest plays out, then idle
+            // No more audio will come: what arrived plays out, and the player is told so that
+            // it reports the end (a drop before output_audio.done left it waiting for more,
+            // and the line was held until something else happened).
+            if (rec.has_audio && !rec.audio_done && !rec.flushed) {
+                emit(act::end_playback{rec.id});
+            }
+            rec.audio_done = true;
+            if (rec.has_audio && !rec.flushed && rec.heard >= rec.received) mark_played_out(rec);
         }
     }
     std::size_t discarded = 0;
@@ -170,7 +184,7 @@ void conversation::on_disconnected(const disconnect_info& info, steady_time now)
     after_input(now);
 }
 
-void conversation::reseed() {
+bool conversation::reseed() {
     // The new server conversation is empty: give the model the history as text items (user
     // lines as input_text, assistant lines as output_text with only the HEARD part). Function
     // calls and audio are left out (as livekit does). Bounded to the newest lines.
@@ -221,6 +235,7 @@ void conversation::reseed() {
                    std::to_string(lines.size()) + " lines",
                false);
     }
+    return !lines.empty() && lines.back().role == speaker::user;
 }
 
 void conversation::send_memory() {

@@ -318,7 +318,9 @@ class conversation {
     [[nodiscard]] std::chrono::milliseconds rollover_after(std::chrono::milliseconds cap) const;
     void handle_error(const error_info& e, steady_time now);
     void buffer_offline(std::vector<core::sample> frame);
-    void reseed();
+    /// Re-seeds a new connection with the history; true when its last line is the user's (a
+    /// question the old connection took but never answered: the caller asks for the answer).
+    bool reseed();
     /// The memory lines (opts_.memory) as text items, on every connect.
     void send_memory();
     /// Deletes the server's items older than the last keep_turns user turns. Runs only after

@@ -30,6 +30,9 @@ struct fault {
     std::string kind;
     /// Scenario turn (1-based) at which it fires; 0 = every turn.
     int turn = 0;
+    /// Connection (1-based, in the order the server accepted them) in which it fires; 0 = every
+    /// one. With 1, a fault that makes the client reconnect does not fire again after it.
+    int session = 0;
     /// The server event type before which it fires (e.g. "response.output_audio.delta",
     /// default "response.created"), and which occurrence of that type within the turn (1-based).
     std::string at = "response.created";
