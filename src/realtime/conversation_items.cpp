@@ -39,7 +39,28 @@ conversation::item_rec* conversation::find_item(std::string_view id) {
 
 std::size_t conversation::position_of(std::string_view id) const {
     auto it = std::find(order_.begin(), order_.end(), id);
-    return static_cast<std::size_t>(std::distance(order_.begin(), it));
+    return order_base_ + static_cast<std::size_t>(std::distance(order_.begin(), it));
+}
+
+void conversation::forget_settled() {
+    const std::size_t keep = std::max(settled_records_kept, opts_.reseed_max_items * 4);
+    std::size_t drop = 0;
+    while (order_.size() - drop > keep) {
+        const item_rec& rec = items_.at(order_[drop]);
+        const bool line_settled = !rec.is_message || rec.released;
+        const bool audio_settled =
+            !rec.has_audio || rec.played_out || rec.flushed || rec.stale || rec.audio_done;
+        const bool tools_settled = rec.response_id.empty() || !batches_.contains(rec.response_id);
+        if (!line_settled || !audio_settled || rec.flush_pending || !tools_settled ||
+            rec.id == current_audio_item_) {
+            break;  // the oldest still matters: keep it and everything after it
+        }
+        items_.erase(order_[drop]);  // (not rec.id: that key lives in the erased node)
+        ++drop;
+    }
+    if (drop == 0) return;
+    order_.erase(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(drop));
+    order_base_ += drop;
 }
 
 void conversation::emit_line(item_rec& rec, bool final) {
@@ -123,6 +144,7 @@ void conversation::release_finals(steady_time now) {
             blocked = true;
         }
     }
+    forget_settled();
 }
 
 void conversation::mark_played_out(item_rec& rec) {

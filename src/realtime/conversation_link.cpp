@@ -38,6 +38,9 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
     user_speaking_ = false;
     turn_ = opts_.session.turn;
 
+    // The seeds of earlier connections can no longer be echoed: forget them (they would pile up
+    // with every rollover of a long conversation).
+    seed_ids_.clear();
     send(client::session_update{.event_id = {}, .session = opts_.session});
     send_memory();
     prune_due_ = true;

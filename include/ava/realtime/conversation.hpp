@@ -293,6 +293,11 @@ class conversation {
                           speaker role, steady_time now);
     item_rec* find_item(std::string_view id);
     std::size_t position_of(std::string_view id) const;
+    /// Forgets the oldest records once there are more than settled_records_kept and they are
+    /// settled (line released, audio done, no tool batch): a day-long conversation's memory and
+    /// the per-event walks over order_ stay bounded. Reseeding needs far fewer (reseed_max_items).
+    void forget_settled();
+    static constexpr std::size_t settled_records_kept = 256;
     void emit_line(item_rec& rec, bool final);
     void release_finals(steady_time now);
     void finish_item_text(item_rec& rec);
@@ -406,6 +411,8 @@ class conversation {
     // items and transcripts (conversation order)
     std::map<std::string, item_rec, std::less<>> items_;
     std::vector<std::string> order_;
+    /// Records dropped from the front of order_ (forget_settled): positions stay absolute.
+    std::size_t order_base_ = 0;
     std::set<std::string, std::less<>> seed_ids_;
     std::string current_audio_item_;
     bool playback_active_ = false;

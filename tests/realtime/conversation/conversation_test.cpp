@@ -997,6 +997,68 @@ TEST_F(Conversation, ReseedIsBoundedToTheNewestLines) {
     EXPECT_EQ(seeds[1].item.content[0].text, "three");
 }
 
+TEST_F(Conversation, AQuestionWhoseAnswerWasNotHeardIsAskedAgainAfterADrop) {
+    // Found by the fault matrix: a drop between the question and any of its answer left the
+    // question in the new session's history, unanswered, with nothing to say so.
+    make();
+    connect();
+    c->on_user_text("what time is it", now);
+    ev(response_created("r1"));
+    c->drain();
+    c->on_disconnected({.close_code = 1006}, now);
+    c->drain();
+    c->on_connected(now);
+    auto acts = c->drain();
+    auto seeds = sent<client::conversation_item_create>(acts);
+    ASSERT_EQ(seeds.size(), 1u);
+    EXPECT_EQ(seeds[0].item.content[0].text, "what time is it");
+    EXPECT_EQ(sent<client::response_create>(acts).size(), 1u);
+
+    // Once part of an answer was heard, the new connection does not answer again by itself.
+    ev(response_created("r2"));
+    ev(assistant_item("r2", "a2"));
+    ev(transcript_delta("r2", "a2", "It is ten past nine"));
+    ev(audio("r2", "a2", 24000));
+    c->on_playback_progress("a2", 12000, now);
+    c->drain();
+    c->on_disconnected({.close_code = 1006}, now);
+    c->drain();
+    c->on_connected(now);
+    EXPECT_TRUE(sent<client::response_create>(c->drain()).empty());
+}
+
+TEST_F(Conversation, ALongConversationForgetsSettledRecordsButNotPositions) {
+    // 400 turns (800 records, more than the 256 kept): positions stay absolute, lines in order,
+    // and a reseed still carries the newest lines.
+    make();
+    connect();
+    std::vector<act::transcript> lines;
+    for (int i = 0; i < 400; ++i) {
+        const std::string n = std::to_string(i);
+        c->on_user_text("question " + n, now);
+        auto acts = c->drain();
+        for (auto& l : finals(acts)) lines.push_back(l);
+        acts = full_reply("r" + n, "a" + n, 2400, "answer " + n);
+        c->on_playback_idle(now);
+        auto more = c->drain();
+        acts.insert(acts.end(), more.begin(), more.end());
+        for (auto& l : finals(acts)) lines.push_back(l);
+        advance(milliseconds{100});
+    }
+    ASSERT_EQ(lines.size(), 800u);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        EXPECT_EQ(lines[i].position, i) << lines[i].text;
+        if (lines[i].position != i) break;
+    }
+    EXPECT_EQ(lines.back().text, "answer 399");
+    c->on_disconnected({.close_code = 1011}, now);
+    c->drain();
+    c->on_connected(now);
+    auto seeds = sent<client::conversation_item_create>(c->drain());
+    ASSERT_FALSE(seeds.empty());
+    EXPECT_EQ(seeds.back().item.content[0].text, "answer 399");
+}
+
 TEST_F(Conversation, AudioBufferedWhileDisconnectedIsFlushedAfterSessionUpdate) {
     make();
     std::vector<core::sample> pcm(1200);
