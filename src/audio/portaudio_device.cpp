@@ -12,6 +12,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -79,6 +82,10 @@ void silence_alsa_errors() {
 
 std::mutex pa_mutex;  // guards pa_users and every Pa_* call outside the callback
 int pa_users = 0;
+// A stream was abandoned inside a Pa_CloseStream that never returned (close_stream). PortAudio
+// is then never terminated or re-initialised in this process: Pa_Terminate closes every open
+// stream, the stuck one included, and would hang the same way.
+bool pa_abandoned = false;
 
 // Holds PortAudio initialised while alive (PortAudio's own init is not thread-safe).
 class pa_session {
@@ -98,7 +105,7 @@ class pa_session {
     }
     ~pa_session() {
         std::lock_guard lock(pa_mutex);
-        if (--pa_users == 0) Pa_Terminate();
+        if (--pa_users == 0 && !pa_abandoned) Pa_Terminate();
     }
     pa_session(const pa_session&) = delete;
     pa_session& operator=(const pa_session&) = delete;
@@ -195,6 +202,18 @@ bool negotiate(PaDeviceIndex in, PaDeviceIndex out, int preferred_rate, negotiat
 
 // ---- the device ------------------------------------------------------------------------------
 
+class portaudio_device;
+
+// One open stream's link to its device: PortAudio's user data for the callback. A stream that is
+// abandoned while stuck in Pa_CloseStream may still call back later (if the sound server comes
+// unstuck) when its device is long gone, so the link outlives the device and is cut first.
+struct stream_link {
+    explicit stream_link(portaudio_device* d, int out_channels) : dev(d), out_ch(out_channels) {}
+    std::atomic<portaudio_device*> dev;
+    std::atomic<int> in_callback{0};
+    int out_ch;
+};
+
 class portaudio_device final : public duplex_device {
   public:
     explicit portaudio_device(const portaudio_options& opts) : opts_(opts) {
@@ -272,16 +291,18 @@ class portaudio_device final : public duplex_device {
         const PaStreamParameters op = params(n.out, n.out_channels, false, opts_.latency_ms);
         in_ch_ = n.in_channels;
         out_ch_ = n.out_channels;
+        link_ = std::make_shared<stream_link>(this, n.out_channels);
         quiet_stderr quiet;
         PaError err = Pa_OpenStream(
             &stream_, &ip, &op, n.rate,
             frames_per_buffer() == 0 ? paFramesPerBufferUnspecified : frames_per_buffer(), paNoFlag,
-            &portaudio_device::trampoline, this);
+            &portaudio_device::trampoline, link_.get());
         if (err == paNoError) err = Pa_StartStream(stream_);
         if (err != paNoError) {
             last_error_ = Pa_GetErrorText(err);
             if (stream_ != nullptr) Pa_CloseStream(stream_);
             stream_ = nullptr;
+            link_.reset();
             return make_error_code(errc::device_failed);
         }
         return {};
@@ -293,22 +314,63 @@ class portaudio_device final : public duplex_device {
     // the sink resumes (28 s of a 30 s suspension, tests/audio/device_test.cpp). That held the
     // watchdog (one report, no reopen) and stop() for as long as the stall lasted. Aborting only
     // drops output still buffered in the host (at most the host latency).
+    //
+    // The close runs on a helper thread and is waited for close_timeout at most: libpulse can
+    // deadlock inside Pa_CloseStream after a sound-server restart (about 1 run of 20), which
+    // hung stop() for good. A stream that does not close in time is abandoned: its callback is
+    // cut off from this device, the helper thread is left behind (holding only the link), and
+    // PortAudio is never terminated again in this process (pa_abandoned).
     void close_stream() {
         if (stream_ == nullptr) return;
+        PaStream* stream = std::exchange(stream_, nullptr);
+        std::shared_ptr<stream_link> link = std::move(link_);
         std::lock_guard lock(pa_mutex);
-        Pa_CloseStream(stream_);
-        stream_ = nullptr;
+        auto closed = std::make_shared<std::promise<void>>();
+        std::future<void> done = closed->get_future();
+        try {
+            std::thread([stream, link, closed] {
+                Pa_CloseStream(stream);
+                closed->set_value();
+            }).detach();
+        } catch (const std::system_error&) {
+            Pa_CloseStream(stream);  // no thread to spare: close here, as before
+            return;
+        }
+        if (done.wait_for(opts_.close_timeout) == std::future_status::ready) return;
+        // Cut the callback off: after this no callback of that stream touches the device.
+        link->dev.store(nullptr);
+        while (link->in_callback.load() != 0) std::this_thread::yield();  // it never blocks
+        pa_abandoned = true;
+        report(make_error_code(errc::device_failed),
+               "the audio stream did not close within " +
+                   std::to_string(opts_.close_timeout.count()) +
+                   " ms (the sound server is stuck); abandoned it");
     }
 
+    // realtime thread. The link's two sequentially consistent steps pair with close_stream's
+    // cut (store null, then wait for in_callback to drain): either this sees null, or the cut
+    // waits for this period to end.
     static int trampoline(const void* input, void* output, unsigned long frames,
                           const PaStreamCallbackTimeInfo* time, PaStreamCallbackFlags flags,
                           void* user) noexcept {
-        if ((flags & (paInputOverflow | paOutputUnderflow)) != 0) {
-            static_cast<portaudio_device*>(user)->xruns_.fetch_add(1, std::memory_order_relaxed);
+        auto* link = static_cast<stream_link*>(user);
+        link->in_callback.fetch_add(1);
+        portaudio_device* dev = link->dev.load();
+        if (dev == nullptr) {  // an abandoned stream came back: silence, and stop it
+            if (output != nullptr) {
+                std::memset(
+                    output, 0,
+                    frames * static_cast<unsigned long>(link->out_ch) * sizeof(std::int16_t));
+            }
+            link->in_callback.fetch_sub(1);
+            return paAbort;
         }
-        static_cast<portaudio_device*>(user)->callback(static_cast<const std::int16_t*>(input),
-                                                       static_cast<std::int16_t*>(output), frames,
-                                                       time);
+        if ((flags & (paInputOverflow | paOutputUnderflow)) != 0) {
+            dev->xruns_.fetch_add(1, std::memory_order_relaxed);
+        }
+        dev->callback(static_cast<const std::int16_t*>(input), static_cast<std::int16_t*>(output),
+                      frames, time);
+        link->in_callback.fetch_sub(1);
         return paContinue;
     }
 
@@ -415,7 +477,7 @@ class portaudio_device final : public duplex_device {
         {
             std::lock_guard lock(pa_mutex);
             quiet_stderr quiet;
-            if (pa_users == 1) {
+            if (pa_users == 1 && !pa_abandoned) {
                 Pa_Terminate();
                 if (Pa_Initialize() != paNoError) return false;
             }
@@ -457,6 +519,7 @@ class portaudio_device final : public duplex_device {
     std::string description_;
     std::string last_error_;
     PaStream* stream_ = nullptr;
+    std::shared_ptr<stream_link> link_;  // the open stream's callback link (close_stream)
     device_callback* cb_ = nullptr;
     std::array<core::sample, scratch_frames> in_mono_{};
     std::array<core::sample, scratch_frames> out_mono_{};

@@ -1,6 +1,7 @@
 // The real device: PortAudio full duplex. No PortAudio types leak out of this header.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,11 @@ struct portaudio_options {
     /// Reopen the stream when it stops or stalls mid-session (device unplugged, server restart),
     /// falling back to the default devices, with backoff 0.25 s doubling to 5 s.
     bool auto_reopen = true;
+    /// How long closing a stream may take. A sound server that restarts can leave libpulse
+    /// deadlocked inside Pa_CloseStream (seen in about 1 run of 20): the close runs on a helper
+    /// thread, and a stream that does not close in time is abandoned (its callback cut off, the
+    /// thread left behind) so that stop() returns and the watchdog can open a new stream.
+    std::chrono::milliseconds close_timeout{2000};
     /// Called from the device's watchdog thread when the stream failed (errc::device_failed)
     /// and again when it was reopened (success). Also logged on the "audio" logger.
     std::function<void(std::error_code, const std::string&)> on_fault;
