@@ -13,10 +13,15 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sndfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ava/audio/resampler.hpp"
 #include "ava/core/error.hpp"
+#include "ava/core/log.hpp"
 #include "ava/core/spsc_ring.hpp"
 
 namespace ava::audio {
@@ -33,13 +38,16 @@ using clock = std::chrono::steady_clock;
 // stateful resampler.
 class input_reader {
   public:
-    explicit input_reader(const std::string& path) {
+    input_reader(const std::string& path, std::chrono::milliseconds fifo_wait) {
         SF_INFO info{};
-        file_ = sf_open(path.c_str(), SFM_READ, &info);
-        if (file_ == nullptr)
+        file_ = open_file(path, fifo_wait, info);
+        if (file_ == nullptr) {
+            if (fifo_fd_ >= 0) ::close(fifo_fd_);
             fail("cannot read input audio '" + path + "': " + sf_strerror(nullptr));
+        }
         if (info.channels <= 0 || info.samplerate <= 0 || info.frames < 0) {
             sf_close(file_);
+            if (fifo_fd_ >= 0) ::close(fifo_fd_);
             fail("input audio '" + path + "' has no usable format");
         }
         // A header can claim any rate. Far below speech rates the resampler multiplies each chunk
@@ -47,6 +55,7 @@ class input_reader {
         // for ratios no recording has; both are a damaged or hostile file, not audio.
         if (info.samplerate < min_rate || info.samplerate > max_rate) {
             sf_close(file_);
+            if (fifo_fd_ >= 0) ::close(fifo_fd_);
             fail("input audio '" + path + "' has no usable format (a sample rate of " +
                  std::to_string(info.samplerate) + " Hz; " + std::to_string(min_rate) + " to " +
                  std::to_string(max_rate) + " Hz can be read)");
@@ -68,7 +77,10 @@ class input_reader {
         }
         mono_.reserve(chunk_frames);
     }
-    ~input_reader() { sf_close(file_); }
+    ~input_reader() {
+        sf_close(file_);
+        if (fifo_fd_ >= 0) ::close(fifo_fd_);
+    }
     input_reader(const input_reader&) = delete;
     input_reader& operator=(const input_reader&) = delete;
 
@@ -109,9 +121,39 @@ class input_reader {
     }
 
   private:
+    // A regular file: sf_open. A FIFO: open() itself would block until a writer appears (maybe
+    // never, silently), so it is opened without blocking and waited on with a time limit; the
+    // first bytes make it readable, and libsndfile reads the stream from the descriptor.
+    SNDFILE* open_file(const std::string& path, std::chrono::milliseconds wait, SF_INFO& info) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+            return sf_open(path.c_str(), SFM_READ, &info);
+        }
+        const auto wait_s = std::to_string((wait.count() + 999) / 1000);
+        log::get("audio")->warn("input audio '{}' is a FIFO: waiting up to {} s for a writer", path,
+                                wait_s);
+        fifo_fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fifo_fd_ < 0) fail("cannot read input audio '" + path + "': " + std::strerror(errno));
+        pollfd p{.fd = fifo_fd_, .events = POLLIN, .revents = 0};
+        int r = 0;
+        do {
+            r = ::poll(&p, 1, static_cast<int>(wait.count()));
+        } while (r < 0 && errno == EINTR);
+        if (r <= 0 || (p.revents & POLLIN) == 0) {
+            ::close(fifo_fd_);
+            fifo_fd_ = -1;
+            fail("input audio '" + path + "' is a FIFO and nothing was written to it within " +
+                 wait_s + " s");
+        }
+        const int flags = ::fcntl(fifo_fd_, F_GETFL);
+        if (flags >= 0) ::fcntl(fifo_fd_, F_SETFL, flags & ~O_NONBLOCK);
+        return sf_open_fd(fifo_fd_, SFM_READ, &info, SF_FALSE);  // closed by ~input_reader
+    }
+
     static constexpr std::size_t chunk_frames = 4096;
     static constexpr int min_rate = 1000;
     static constexpr int max_rate = 768000;
+    int fifo_fd_ = -1;
     SNDFILE* file_ = nullptr;
     std::size_t channels_ = 1;
     std::unique_ptr<resampler> rs_;
@@ -134,7 +176,7 @@ class wav_device_impl final : public wav_device {
           out_chunk_(std::max(period_ * 8, drain_samples)) {
         if (opts.period_ms < 1 || opts.period_ms > 200) fail("wav device: period_ms out of range");
         if (!opts.input_path.empty()) {
-            reader_ = std::make_unique<input_reader>(opts.input_path);
+            reader_ = std::make_unique<input_reader>(opts.input_path, opts.fifo_wait);
             has_input_file_ = true;
         }
         if (!opts.output_path.empty()) {

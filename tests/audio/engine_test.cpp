@@ -7,11 +7,14 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sndfile.h>
+#include <sys/stat.h>
 
 #include "ava/audio/wav_device.hpp"
 #include "ava/core/error.hpp"
@@ -347,6 +350,66 @@ TEST(wav_device, bad_input_path_is_a_clear_error) {
         EXPECT_EQ(e.code(), ava::make_error_code(ava::errc::bad_config));
         EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/q.wav"), std::string::npos);
     }
+}
+
+TEST(wav_device, a_fifo_input_is_read_once_its_writer_starts) {
+    // `--input <(sox ...)` or a mkfifo: open() alone would block until a writer appears.
+    temp_dir dir("fifo");
+    const std::string file = dir.file("tone.wav");
+    {
+        SF_INFO info{};
+        info.samplerate = 24000;
+        info.channels = 1;
+        info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+        SNDFILE* f = sf_open(file.c_str(), SFM_WRITE, &info);
+        ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
+        const std::vector<sample> tone = sine(1000, 24000, 24000, 8192);
+        sf_writef_short(f, tone.data(), static_cast<sf_count_t>(tone.size()));
+        sf_close(f);
+    }
+    std::ostringstream whole;
+    whole << std::ifstream(file, std::ios::binary).rdbuf();
+    const std::string bytes = whole.str();
+    const std::string fifo = dir.file("in.fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::thread writer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::ofstream(fifo, std::ios::binary) << bytes;
+    });
+    std::vector<sample> got;
+    {
+        rig r({}, fifo);
+        capture_frame f;
+        for (int p = 0; p < 60; ++p) {
+            r.dev->step(1);
+            while (r.eng->read(f)) got.insert(got.end(), f.pcm.begin(), f.pcm.end());
+        }
+        r.finish();
+    }
+    writer.join();
+    ASSERT_GE(got.size(), 12000U);
+    const double a = ava::audio::test::goertzel_amplitude(got.data() + 1200, 9600, 1000, 24000);
+    EXPECT_NEAR(a, 8192, 300);
+}
+
+TEST(wav_device, a_fifo_nobody_writes_to_fails_within_its_limit) {
+    temp_dir dir("fifo-idle");
+    const std::string fifo = dir.file("in.fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    wav_device_options o;
+    o.input_path = fifo;
+    o.fifo_wait = std::chrono::milliseconds(300);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        open_wav_device(o);
+        FAIL() << "expected an error";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), ava::make_error_code(ava::errc::bad_config));
+        EXPECT_NE(std::string(e.what()).find("is a FIFO and nothing was written to it within 1 s"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
 // A PCM16 mono WAV of `frames` zero samples whose header says `rate`, written byte by byte (a

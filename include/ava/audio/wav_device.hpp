@@ -20,6 +20,7 @@
 // 10 wake-ups a second. A disk that stalls then delays the control thread, never a period.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ struct wav_device_options {
     /// Output latency the device reports to the engine's play clock, in 24 kHz samples (models a
     /// sound card's DAC delay in tests). 0: a sample handed over is a sample in the file.
     std::int64_t output_latency_samples = 0;
+    /// An input that is a FIFO (mkfifo, bash's <(...)) opens when a writer sends its first
+    /// bytes: how long to wait for them (saying so) before failing, instead of blocking forever.
+    std::chrono::milliseconds fifo_wait{30000};
 };
 
 class wav_device : public duplex_device {
