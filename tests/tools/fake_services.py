@@ -16,7 +16,8 @@ Routes (any route may be prefixed by a mode segment that changes the behaviour):
   GET  /__requests                  JSON list of the requests recorded so far
   POST /__reset                     forget recorded requests and restore the lights
 Modes: /malformed/... answers "{not json"; /slow/... sleeps 3 s first; /status500/... answers
-500; /noareas/... makes /api/template answer 404 (an HA without the template API).
+500; /noareas/... makes /api/template answer 404 (an HA without the template API);
+/deepattrs/... gives the first light an attribute nested 100,000 levels deep (a hostile server).
 """
 import argparse
 import copy
@@ -100,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
             State.requests.append({"method": method, "path": path, "query": query, "body": body,
                                    "authorization": self.headers.get("Authorization", "")})
         mode = ""
-        for m in ("malformed", "slow", "status500", "noareas"):
+        for m in ("malformed", "slow", "status500", "noareas", "deepattrs"):
             if path.startswith("/" + m + "/"):
                 mode, path = m, path[len(m) + 1:]
         if mode == "slow":
@@ -115,6 +116,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(401, "401: Unauthorized", "text/plain")
             if path == "/api/states" and method == "GET":
                 with State.lock:
+                    if mode == "deepattrs":  # written as text: json.dumps would recurse too
+                        deep = "[" * 100000 + "]" * 100000
+                        text = json.dumps(list(State.lights.values()))
+                        text = text.replace('"attributes": {', '"attributes": {"deep": ' + deep + ", ", 1)
+                        return self.send(200, text, "application/json")
                     return self.send(200, list(State.lights.values()))
             if path == "/api/template" and method == "POST":
                 if mode == "noareas":

@@ -227,6 +227,14 @@ TEST_F(http_tools, lights_list_reports_state_and_rooms) {
     EXPECT_EQ(out["rooms"].size(), 4u);
 }
 
+TEST_F(http_tools, lights_read_attributes_nested_100000_deep_without_copying_them) {
+    // Copying the attributes (json::value) recursed once per level and overflowed the stack.
+    auto l = lights("/deepattrs");
+    const json out = json::parse(l.call(R"({"action":"list"})", {}));
+    ASSERT_EQ(out["lights"].size(), 6u);
+    EXPECT_EQ(out["lights"][0]["name"], "Living Room Ceiling");
+}
+
 TEST_F(http_tools, lights_errors_401_malformed_down) {
     auto bad_token = lights("", "wrong-token");
     EXPECT_EQ(error_of([&] { bad_token.call(R"({"action":"list"})", {}); }),

@@ -237,6 +237,18 @@ std::string lights_tool::config_problem(const lights_settings& s) {
     return {};
 }
 
+namespace {
+
+// An entity's attributes, read in place: json::value() would copy them, recursively, and a
+// server's answer may nest deep enough (100,000 levels parse fine) to overflow the stack.
+const json& attributes_of(const json& state) {
+    static const json none = json::object();
+    const auto it = state.find("attributes");
+    return it != state.end() && it->is_object() ? *it : none;
+}
+
+}  // namespace
+
 std::string lights_tool::call(std::string_view args_json, std::stop_token stop) {
     const json args = json::parse(args_json.empty() ? std::string_view("{}") : args_json);
     const std::string action = args.at("action").get<std::string>();
@@ -256,7 +268,7 @@ std::string lights_tool::call(std::string_view args_json, std::stop_token stop) 
         const std::string id = s["entity_id"].get<std::string>();
         if (id.rfind("light.", 0) != 0) continue;
         light l{.id = id, .name = id.substr(6), .state = s.value("state", "unknown")};
-        const json attrs = s.value("attributes", json::object());
+        const json& attrs = attributes_of(s);
         if (attrs.contains("friendly_name") && attrs["friendly_name"].is_string()) {
             l.name = attrs["friendly_name"].get<std::string>();
         }
@@ -448,9 +460,9 @@ std::string lights_tool::call(std::string_view args_json, std::stop_token stop) 
         json now = json::array();
         for (const auto& s : changed) {
             if (s.is_object() && s.value("entity_id", "").rfind("light.", 0) == 0) {
-                now.push_back({{"name", s.value("attributes", json::object())
-                                            .value("friendly_name", s.value("entity_id", ""))},
-                               {"state", s.value("state", "")}});
+                now.push_back(
+                    {{"name", attributes_of(s).value("friendly_name", s.value("entity_id", ""))},
+                     {"state", s.value("state", "")}});
             }
         }
         if (!now.empty()) done["now"] = now;
