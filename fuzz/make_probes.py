@@ -54,6 +54,30 @@ def json_probes():
     return p
 
 
+def sim_client_probes():
+    """The JSON probes, and session.update / response.create with hostile values."""
+    p = json_probes()
+    p.update({
+        "update_deep_tools": '{"type":"session.update","session":{"type":"realtime","tools":[{'
+        '"type":"function","name":"f","parameters":' + "[" * 60 + "]" * 60 + "}]}}",
+        "update_huge_numbers": '{"type":"session.update","session":{"type":"realtime",'
+        '"audio":{"input":{"turn_detection":{"type":"server_vad","threshold":1e999999,'
+        '"silence_duration_ms":18446744073709551616,"prefix_padding_ms":-1e400}},'
+        '"output":{"speed":1e308}},"max_output_tokens":-9223372036854775809}}',
+        "update_nulls": '{"type":"session.update","session":{"type":"realtime","audio":null,'
+        '"tools":null,"instructions":null,"tool_choice":null,"turn_detection":null}}',
+        "update_wrong_types": '{"type":"session.update","session":{"type":"realtime",'
+        '"audio":[],"tools":{},"output_modalities":"audio","voice":7}}',
+        "update_bad_utf8": b'{"type":"session.update","session":{"type":"realtime",'
+        b'"instructions":"\xff\xfe\xed\xa0\x80","audio":{"output":{"voice":"\xc3"}}}}',
+        "response_hostile": '{"type":"response.create","response":{"conversation":"none",'
+        '"input":[' + ",".join(['{"type":"message","role":"user","content":[]}'] * 2000) + '],'
+        '"metadata":{"k":"' + "v" * (1 << 20) + '"},"max_output_tokens":1e999}}',
+        "response_not_object": '{"type":"response.create","response":[1,2,3]}',
+    })
+    return p
+
+
 def relay_probes():
     """The JSON probes, and the relay's own messages with hostile values."""
     p = json_probes()
@@ -166,7 +190,7 @@ def main():
         return
     target, out = sys.argv[1], sys.argv[2]
     probes = {"server_event": json_probes, "client_event": json_probes, "mcp": json_probes,
-              "relay_control": relay_probes, "schema": schema_probes, "config": toml_probes,
+              "relay_control": relay_probes, "sim_client": sim_client_probes, "schema": schema_probes, "config": toml_probes,
               "wav": wav_probes}[target]()
     os.makedirs(out, exist_ok=True)
     for name, body in probes.items():

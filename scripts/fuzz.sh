@@ -3,7 +3,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     every target for that long (default 60)
 #   scripts/fuzz.sh --execs N TARGET         one target for N executions (e.g. server_event)
 #   scripts/fuzz.sh --seconds S TARGET...    the named targets, S seconds each
-# Targets: server_event client_event config wav mcp schema.
+# Targets: server_event client_event config wav mcp schema relay_control sim_client.
 #
 # Each target first runs its hostile probes once (fuzz/make_probes.py: nesting 100,000 deep,
 # numbers no double holds, invalid UTF-8, 4 MB strings, truncated base64, absurd WAV headers),
@@ -15,13 +15,14 @@
 # crash file instead of 0 when it found one; those are kept in build-fuzz/artifacts/TARGET.
 # Exit status: 0 when no target crashed, 1 when one did, 2 for bad usage.
 #
-# Builds with nice -n 19 and AVA_FUZZ_JOBS jobs (default 1: the machine may be shared).
+# Builds with nice -n 19 and AVA_FUZZ_JOBS jobs (default 1: the machine may be shared), and runs
+# that many targets at a time.
 # Needs clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes); installed here when
 # missing, as they are needed only for fuzzing (scripts/install-deps.sh does not list them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-all_targets=(server_event client_event config wav mcp schema relay_control)
+all_targets=(server_event client_event config wav mcp schema relay_control sim_client)
 dir=${AVA_FUZZ_DIR:-build-fuzz}
 jobs=${AVA_FUZZ_JOBS:-1}
 
@@ -101,14 +102,15 @@ seeds() {  # target, corpus dir
     case $1 in
     server_event) cp tests/data/golden/server/*.json tests/data/golden/decode_only/*.json \
         tests/data/golden/beta/*.json "$2/" ;;
-    client_event) cp tests/data/golden/client/*.json "$2/" ;;
+    client_event | sim_client) cp tests/data/golden/client/*.json "$2/" ;;
     config) cp fuzz/corpus/config/* config/ava-voice.example.toml "$2/" ;;
     wav) python3 fuzz/make_probes.py --seeds wav "$2" ;;
     *) cp fuzz/corpus/"$1"/* "$2/" ;;
     esac
 }
 
-for t in "${targets[@]}"; do
+fuzz_one() {  # target: its probes, then the fuzzing; prints its line; status 1 on a crash
+    local t=$1 exe artifacts log start crash dict limit last n status cov ft
     exe=$dir/fuzz/${t}_fuzz
     artifacts=$dir/artifacts/$t
     mkdir -p "$artifacts" "$work/$t/corpus" "$work/$t/probes"
@@ -149,6 +151,22 @@ for t in "${targets[@]}"; do
     ft=$(grep -o "ft: [0-9]*" <<<"$status" | awk '{print $2}' || true)
     echo "fuzz: $t execs=${n:-0} cov=${cov:-?} ft=${ft:-?} crashes=$crash" \
         "seconds=$(($(date +%s) - start))"
-    [[ $crash == 0 ]] || failed=1
+    [[ $crash == 0 ]]
+}
+# The targets run $jobs at a time (each is one process on one core); each one's output is
+# printed when all are done, in the order given.
+running=0
+for t in "${targets[@]}"; do
+    (fuzz_one "$t" >"$work/$t.out" 2>&1; echo $? >"$work/$t.rc") &
+    running=$((running + 1))
+    if ((running >= jobs)); then
+        wait -n || true
+        running=$((running - 1))
+    fi
+done
+wait
+for t in "${targets[@]}"; do
+    cat "$work/$t.out"
+    [[ $(cat "$work/$t.rc" 2>/dev/null) == 0 ]] || failed=1
 done
 exit $failed

@@ -228,39 +228,6 @@ asio::awaitable<void> session::reader() {
     }
 }
 
-namespace {
-
-/// How deep `text`'s brackets nest (outside strings), without parsing it: a frame of 100,000
-/// '[' parses fine but every recursive walk of the tree after that (a copy for the event log,
-/// a dump) would overflow the stack.
-std::size_t nesting_depth(std::string_view text) {
-    std::size_t depth = 0;
-    std::size_t deepest = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            deepest = std::max(deepest, ++depth);
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
-/// Deeper than any real event (the deepest, a response with tools' schemas, is about 12).
-constexpr std::size_t max_event_depth = 64;
-
-}  // namespace
-
 void session::handle(const std::string& msg) {
     json ev;
     if (nesting_depth(msg) > max_event_depth) {

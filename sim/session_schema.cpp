@@ -1,5 +1,6 @@
 #include "session_schema.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 
@@ -441,6 +442,29 @@ std::optional<api_error> validate_response_overrides(const json& r) {
     if (r.contains("input") && !r["input"].is_array())
         return bad_type("response.input", "an array");
     return std::nullopt;
+}
+
+std::size_t nesting_depth(std::string_view text) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
 }
 
 }  // namespace ava::sim::detail

@@ -3,8 +3,10 @@
 // nlohmann/json only, independent of the client's codec on purpose.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -38,5 +40,14 @@ nlohmann::json turn_detection_defaults(const std::string& type);
 
 /// Validates a response.create `response` object (the overrides it may carry).
 std::optional<api_error> validate_response_overrides(const nlohmann::json& response);
+
+/// How deep `text`'s brackets nest (outside strings), without parsing it: a frame of 100,000
+/// '[' parses fine but every recursive walk of the tree after that (a copy for the event log,
+/// a dump) would overflow the stack.
+std::size_t nesting_depth(std::string_view text);
+
+/// Deeper than any real event (the deepest, a response with tools' schemas, is about 12): the
+/// session refuses such a frame before parsing it.
+constexpr std::size_t max_event_depth = 64;
 
 }  // namespace ava::sim::detail
