@@ -6,7 +6,8 @@
 #          real loopback servers), audio (rings, engine, WAV device) and the history store.
 #          CI runs this one.
 #   tsan   ThreadSanitizer over the suites with threads of their own: the ring and engine, the
-#          tool runner, the connection, the session and the history writer.
+#          tool runner, the connection, the session, the history writer and the device's
+#          stuck-close containment (against the fake PortAudio). CI runs this one too.
 # The test executables are run directly (every test in them), not through ctest, so only the
 # targets named here are built: a whole sanitized tree takes over 30 minutes on 2 cores.
 set -euo pipefail
@@ -45,11 +46,14 @@ for mode in $modes; do
         dir=${AVA_TSAN_DIR:-build-tsan}
         cmake -S . -B "$dir" "${common[@]}" -DAVA_SANITIZE=thread >/dev/null
         cmake --build "$dir" -j "$jobs" \
-            --target audio_test tools_test connection_test integration_test history_test
+            --target audio_test tools_test connection_test integration_test history_test \
+            audio_stuck_close_test
         export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
         run_tests "$dir" tests/audio/audio_test "tests/tools/tools_test:runner.*" \
             tests/realtime/connection/connection_test tests/session/integration_test \
             tests/history/history_test
+        LD_LIBRARY_PATH=$dir/tests/audio/fake-portaudio run_tests "$dir" \
+            tests/audio/audio_stuck_close_test
         ;;
     *)
         echo "sanitize: unknown mode '$mode' (asan, tsan)" >&2
