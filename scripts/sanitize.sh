@@ -68,7 +68,9 @@ for mode in $modes; do
         run_tests "$dir" tests/audio/audio_test "tests/tools/tools_test:runner.*" \
             tests/realtime/connection/connection_test tests/session/integration_test \
             tests/history/history_test
-        LD_LIBRARY_PATH=$dir/tests/audio/fake-portaudio run_tests "$dir" \
+        # Abandoning a stuck stream leaves its threads behind by design: no thread-leak report.
+        TSAN_OPTIONS=$TSAN_OPTIONS:report_thread_leaks=0 \
+            LD_LIBRARY_PATH=$dir/tests/audio/fake-portaudio run_tests "$dir" \
             tests/audio/audio_stuck_close_test
         ;;
     *)
