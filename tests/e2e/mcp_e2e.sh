@@ -180,7 +180,7 @@ ws.on('message', (d, bin) => {
 });
 setTimeout(() => { console.log('timeout: ' + seen.join()); process.exit(1); }, 30000);
 JS
-    (cd "$work/run" && "${clean_env[@]}" OPENAI_API_KEY=sk-dummy-mcp-e2e "$ava" serve \
+    (cd "$work/run" && exec "${clean_env[@]}" OPENAI_API_KEY=sk-dummy-mcp-e2e "$ava" serve \
         --config "$work/ava-voice.toml" --endpoint "$url" --listen 127.0.0.1:0 \
         >"$work/serve.out" 2>"$work/serve.err") &
     pids+=($!)
