@@ -356,17 +356,7 @@ TEST(wav_device, a_fifo_input_is_read_once_its_writer_starts) {
     // `--input <(sox ...)` or a mkfifo: open() alone would block until a writer appears.
     temp_dir dir("fifo");
     const std::string file = dir.file("tone.wav");
-    {
-        SF_INFO info{};
-        info.samplerate = 24000;
-        info.channels = 1;
-        info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-        SNDFILE* f = sf_open(file.c_str(), SFM_WRITE, &info);
-        ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
-        const std::vector<sample> tone = sine(1000, 24000, 24000, 8192);
-        sf_writef_short(f, tone.data(), static_cast<sf_count_t>(tone.size()));
-        sf_close(f);
-    }
+    ava::audio::test::write_wav(file, 24000, 1, sine(1000, 24000, 24000, 8192));
     std::ostringstream whole;
     whole << std::ifstream(file, std::ios::binary).rdbuf();
     const std::string bytes = whole.str();

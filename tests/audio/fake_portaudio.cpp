@@ -31,7 +31,6 @@ struct fake_stream {
 std::atomic<int> streams_opened{0};
 std::atomic<int> stall_up_to{0};  // streams with id <= this stop calling back
 std::atomic<bool> hang_close{false};
-std::atomic<long> callbacks{0};
 // Leaked on purpose: a hung close still waits on them while the process exits.
 std::mutex& never_mutex = *new std::mutex;
 std::condition_variable& never = *new std::condition_variable;
@@ -62,7 +61,6 @@ void run(fake_stream* s) {
         std::this_thread::sleep_until(next);
         if (s->id <= stall_up_to.load()) continue;  // stalled: active, but silent
         PaStreamCallbackTimeInfo t{};
-        callbacks.fetch_add(1);
         if (s->cb(in.data(), out.data(), s->frames, &t, 0, s->user) != paContinue) {
             s->running = false;
             return;
@@ -81,9 +79,6 @@ __attribute__((visibility("default"))) void fake_pa_control(int stall_opened, in
 }
 __attribute__((visibility("default"))) int fake_pa_streams_opened() {
     return streams_opened.load();
-}
-__attribute__((visibility("default"))) long fake_pa_callbacks() {
-    return callbacks.load();
 }
 
 const char* Pa_GetErrorText(PaError) {
