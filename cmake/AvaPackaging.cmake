@@ -190,7 +190,8 @@ set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "pulseaudio | pipewire-pulse, ca-certificate
 # Each is the package that ships the soname on the build machine (as shlibdeps would have found;
 # e.g. libcurl4t64 on Ubuntu 24.04), else the Debian 12 name.
 #   Depends: libportaudio2 (a microphone and a speaker are what ava-voice is for; only the
-#     headless WAV mode runs without it), libcurl4 and libical3 (the built-in tools).
+#     headless WAV mode runs without it), libcurl4 and libical3 (the built-in tools),
+#     libspeexdsp1 (echo cancellation on open speakers; without it `--echo auto` gates).
 #   Recommends: libespeak-ng1. Only the offline simulator speaks with it, and without it the
 #     simulator uses its synthetic voice; it brings espeak-ng-data and a sound stack that
 #     minimal installs may not want.
@@ -210,7 +211,8 @@ if(AVA_LAZY_LIBS)
     _ava_deb_package_of(_ava_pa libportaudio.so.2 libportaudio2)
     _ava_deb_package_of(_ava_curl libcurl.so.4 libcurl4)
     _ava_deb_package_of(_ava_ical libical.so.3 libical3)
-    set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_ava_pa}, ${_ava_curl}, ${_ava_ical}")
+    _ava_deb_package_of(_ava_speex libspeexdsp.so.1 libspeexdsp1)
+    set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_ava_pa}, ${_ava_curl}, ${_ava_ical}, ${_ava_speex}")
     if(TARGET PkgConfig::espeak_ng)
         _ava_deb_package_of(_ava_espeak libespeak-ng.so.1 libespeak-ng1)
         string(APPEND CPACK_DEBIAN_PACKAGE_RECOMMENDS ", ${_ava_espeak}")

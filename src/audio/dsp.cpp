@@ -12,6 +12,19 @@ float rms(core::pcm_view pcm) noexcept {
     return static_cast<float>(std::sqrt(sum / static_cast<double>(pcm.size())) / 32768.0);
 }
 
+dsp_report dsp_stage::report() const {
+    return {};
+}
+
+dsp_report energy_gate_dsp::report() const {
+    dsp_report r;
+    r.echo = "gate";
+    r.blocks = blocks_;
+    r.gated_blocks = gated_;
+    r.echo_blocks = echo_blocks_;
+    return r;
+}
+
 energy_gate_dsp::energy_gate_dsp(options opts) : opts_(opts) {}
 
 void energy_gate_dsp::render(core::pcm_view speaker) {
@@ -20,6 +33,8 @@ void energy_gate_dsp::render(core::pcm_view speaker) {
 }
 
 void energy_gate_dsp::capture(core::pcm_span mic) {
+    ++blocks_;
+    if (speaker_rms_ >= opts_.audible) ++echo_blocks_;
     if (speaker_rms_ < opts_.audible) {
         last_passed_ = rms(mic) >= opts_.floor;
         return;  // speaker silent: the gate is open

@@ -175,6 +175,7 @@ class wav_device_impl final : public wav_device {
           out_ring_(static_cast<std::size_t>(core::wire_rate) * 2),
           out_chunk_(std::max(period_ * 8, drain_samples)) {
         if (opts.period_ms < 1 || opts.period_ms > 200) fail("wav device: period_ms out of range");
+        if (opts.room) room_.emplace(*opts.room);
         if (!opts.input_path.empty()) {
             reader_ = std::make_unique<input_reader>(opts.input_path, opts.fifo_wait);
             has_input_file_ = true;
@@ -193,6 +194,7 @@ class wav_device_impl final : public wav_device {
         description_ = null_device
                            ? "null device"
                            : "wav in='" + opts.input_path + "' out='" + opts.output_path + "'";
+        if (opts.room) description_ += " room=" + to_string(*opts.room);
     }
 
     ~wav_device_impl() override {
@@ -288,9 +290,12 @@ class wav_device_impl final : public wav_device {
             }
         }
         std::fill(in_buf_.begin() + static_cast<std::ptrdiff_t>(n), in_buf_.end(), core::sample{0});
+        if (room_) room_->capture(in_buf_);  // always, so the room's two clocks stay in step
         const callback_timing t{.now = clock::now(),
-                                .output_pending_samples = opts_.output_latency_samples};
+                                .output_pending_samples = opts_.output_latency_samples,
+                                .echo_delay_samples = opts_.output_latency_samples};
         cb_->process(capture ? core::pcm_view(in_buf_) : core::pcm_view{}, out_buf_, t);
+        if (room_) room_->play(out_buf_);
         // The file thread drains every few ms; waiting here (fast/manual modes, or a stalled
         // disk) keeps the output complete rather than dropping it.
         std::size_t done = 0;
@@ -405,6 +410,7 @@ class wav_device_impl final : public wav_device {
     std::vector<core::sample> out_chunk_;     // what write_output() moves to the file
     SNDFILE* out_file_ = nullptr;
     device_callback* cb_ = nullptr;
+    std::optional<echo_room> room_;  // the echo rig (options.room)
     std::atomic<bool> running_{false};
     std::atomic<bool> file_stop_{false};
     std::atomic<bool> input_eof_{false};  // the whole input is in in_ring_ (or was)

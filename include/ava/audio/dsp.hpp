@@ -13,12 +13,26 @@
 // realtime thread, so an implementation may use normal C++ but should stay fast (< 1 ms).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "ava/core/pcm.hpp"
 
 namespace ava::audio {
+
+/// What a DSP stage did so far (dsp_stage::report()).
+struct dsp_report {
+    const char* echo = "off";        ///< "off", "gate" or "aec"
+    std::uint64_t blocks = 0;        ///< 10 ms capture blocks processed
+    std::uint64_t echo_blocks = 0;   ///< blocks while the assistant was audible at the mic
+    std::uint64_t gated_blocks = 0;  ///< blocks replaced by silence
+    double echo_in_db = -120;        ///< mean mic level over echo blocks without local speech
+    double echo_out_db = -120;       ///< the same blocks after processing
+    [[nodiscard]] double erle_db() const noexcept { return echo_in_db - echo_out_db; }
+    bool converged = false;               ///< the canceller passes audio while the assistant speaks
+    std::int64_t echo_delay_samples = 0;  ///< bulk delay applied to the reference
+};
 
 class dsp_stage {
   public:
@@ -30,6 +44,13 @@ class dsp_stage {
     /// True when the last capture block held (local) speech; stages without a VAD say false.
     /// Seam for the echo-cancellation issue's local VAD (local barge-in, send cadence).
     [[nodiscard]] virtual bool voice_active() const noexcept { return false; }
+    /// The echo path's delay that the device's own timing reports (DAC plus ADC latency, in
+    /// 24 kHz samples): how much later than the engine's reference the echo can first arrive.
+    /// The engine calls it on the io thread when the figure changes; stages without a canceller
+    /// ignore it.
+    virtual void set_echo_delay(std::int64_t /*samples*/) {}
+    /// What the stage did so far, for the run summary, the doctor and the benchmarks.
+    [[nodiscard]] virtual dsp_report report() const;
 };
 
 /// Pass-through: the default.
@@ -57,6 +78,7 @@ class energy_gate_dsp final : public dsp_stage {
     void render(core::pcm_view speaker) override;
     void capture(core::pcm_span mic) override;
     [[nodiscard]] bool voice_active() const noexcept override { return last_passed_; }
+    [[nodiscard]] dsp_report report() const override;
     /// Blocks replaced by silence so far.
     [[nodiscard]] std::uint64_t gated_blocks() const noexcept { return gated_; }
 
@@ -65,6 +87,8 @@ class energy_gate_dsp final : public dsp_stage {
     float speaker_rms_ = 0.0f;
     bool last_passed_ = false;
     std::uint64_t gated_ = 0;
+    std::uint64_t blocks_ = 0;
+    std::uint64_t echo_blocks_ = 0;
 };
 
 /// RMS of a block in full scale (0..1).

@@ -23,9 +23,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ava/audio/device.hpp"
+#include "ava/audio/echo_room.hpp"
 
 namespace ava::audio {
 
@@ -42,6 +44,9 @@ struct wav_device_options {
     /// An input that is a FIFO (mkfifo, bash's <(...)) opens when a writer sends its first
     /// bytes: how long to wait for them (saying so) before failing, instead of blocking forever.
     std::chrono::milliseconds fifo_wait{30000};
+    /// The echo rig: what is played comes back into what is captured through this room
+    /// (echo_room.hpp). Tests and benchmarks of echo handling; `--room` on the command line.
+    std::optional<echo_room_options> room;
 };
 
 class wav_device : public duplex_device {
