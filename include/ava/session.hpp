@@ -80,6 +80,14 @@ struct session_options {
     /// a report it falls back to the real-time estimate. Only without a device.
     bool client_playback = false;
     std::chrono::milliseconds playback_report_wait{500};
+    /// Local barge-in (with an echo canceller that has converged): when the local VAD hears
+    /// the user over the assistant, playback pauses at once; it is flushed and truncated as
+    /// usual when the service confirms (speech started), and resumes where it paused, with a
+    /// fade, when the service does not confirm within `barge_in_window` or the user spoke for
+    /// less than `barge_in_min_speech` (a backchannel such as "mm-hm").
+    bool local_barge_in = true;
+    std::chrono::milliseconds barge_in_window{700};
+    std::chrono::milliseconds barge_in_min_speech{500};
 };
 
 /// A transcript line or an update of it (see realtime::act::transcript for the ordering rules).
@@ -208,6 +216,8 @@ class session {
 
     [[nodiscard]] realtime::session_summary summary() const;
     [[nodiscard]] audio::engine_stats audio_stats() const;
+    /// What the audio processing stage did so far (echo handling, its ERLE estimate).
+    [[nodiscard]] audio::dsp_report audio_processing() const;
     [[nodiscard]] audio::level input_level() const;
     [[nodiscard]] audio::level output_level() const;
     /// Start (connect call) to on_open of the first connection, and to session.updated.

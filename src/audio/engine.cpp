@@ -80,7 +80,7 @@ void engine::process(core::pcm_view in, core::pcm_span out,
     seq_.store(s + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
 
-    render_playback(out, static_cast<std::uint64_t>(global_before));
+    render_held(out, static_cast<std::uint64_t>(global_before));
 
     rt_global_ = global_before + static_cast<std::int64_t>(out.size());
     global_rendered_.store(rt_global_, std::memory_order_relaxed);
@@ -88,6 +88,7 @@ void engine::process(core::pcm_view in, core::pcm_span out,
                         std::memory_order_relaxed);
     cb_ns_.store(rt_now_ns_, std::memory_order_relaxed);
     seq_.store(s + 2, std::memory_order_release);
+    echo_delay_dev_.store(timing.echo_delay_samples, std::memory_order_relaxed);
 
     // Capture: the speaker reference first, then the mic, always the same count, so the DSP
     // stage sees both in lockstep (a full ring drops the same samples from both).
@@ -133,6 +134,49 @@ void engine::publish_clock(std::uint32_t tag, std::int64_t add, std::int64_t end
                         std::memory_order_relaxed);
     slot.last_end.store(end, std::memory_order_relaxed);
     last_audio_end_.store(end, std::memory_order_relaxed);
+}
+
+// realtime thread: render_playback() with the local barge-in's pause around it.
+void engine::render_held(core::pcm_span out, std::uint64_t global_before) noexcept {
+    const bool hold = hold_.load(std::memory_order_acquire);
+    const bool flush_due = flush_requested_.load(std::memory_order_acquire) != rt_flush_seen_;
+    if (hold && (rt_held_ || flush_due)) {
+        // Paused: silence that consumes nothing. A flush still runs (its fade is not heard).
+        if (flush_due) render_playback(out, global_before);
+        std::fill(out.begin(), out.end(), core::sample{0});
+        rt_held_ = true;
+        return;
+    }
+    if (hold) {
+        // Pausing: this period plays at most the fade's length, fading out, then silence.
+        const std::size_t m = std::min(out.size(), fade_len_);
+        render_playback(out.first(m), global_before);
+        for (std::size_t j = 0; j < m; ++j) {
+            const float gain = static_cast<float>(m - j - 1) / static_cast<float>(m);
+            out[j] = static_cast<core::sample>(std::lround(out[j] * gain));
+        }
+        std::fill(out.begin() + static_cast<std::ptrdiff_t>(m), out.end(), core::sample{0});
+        rt_held_ = true;
+        return;
+    }
+    render_playback(out, global_before);
+    if (rt_held_) {
+        rt_held_ = false;
+        rt_fade_in_left_ = fade_len_;
+    }
+    for (std::size_t j = 0; j < out.size() && rt_fade_in_left_ > 0; ++j, --rt_fade_in_left_) {
+        const float gain =
+            static_cast<float>(fade_len_ - rt_fade_in_left_ + 1) / static_cast<float>(fade_len_);
+        out[j] = static_cast<core::sample>(std::lround(out[j] * gain));
+    }
+}
+
+void engine::hold(bool on) noexcept {
+    hold_.store(on, std::memory_order_release);
+}
+
+bool engine::holding() const noexcept {
+    return hold_.load(std::memory_order_acquire);
 }
 
 // realtime thread
@@ -279,6 +323,13 @@ void engine::pump_capture() {
     ref_rs_.process(ref_dev_, ref_24k_);
     mic_24k_total_ += mic_24k_.size() - before;
 
+    // The device's echo delay, for the canceller's reference (at 24 kHz).
+    if (const std::int64_t d = echo_delay_dev_.load(std::memory_order_relaxed);
+        d != echo_delay_seen_) {
+        echo_delay_seen_ = d;
+        dsp_->set_echo_delay(d * core::wire_rate / std::max(1, rate_));
+    }
+
     // 10 ms blocks, speaker first (see dsp.hpp).
     const std::size_t blocks = std::min(mic_24k_.size(), ref_24k_.size()) / core::dsp_block_samples;
     for (std::size_t b = 0; b < blocks; ++b) {
@@ -288,12 +339,18 @@ void engine::pump_capture() {
         dsp_->render(ref);
         const level ol = measure(ref);
         dsp_->capture(mic);
+        local_voice_ = dsp_->voice_active();
         const level il = measure(mic);
         out_rms_.store(ol.rms_db, std::memory_order_relaxed);
         out_peak_.store(ol.peak_db, std::memory_order_relaxed);
         in_rms_.store(il.rms_db, std::memory_order_relaxed);
         in_peak_.store(il.peak_db, std::memory_order_relaxed);
         frame_acc_.insert(frame_acc_.end(), mic.begin(), mic.end());
+    }
+    if (blocks > 0) {
+        const dsp_report r = dsp_->report();
+        const std::lock_guard lock(report_mu_);
+        report_ = r;
     }
     const auto used = static_cast<std::ptrdiff_t>(blocks * core::dsp_block_samples);
     mic_24k_.erase(mic_24k_.begin(), mic_24k_.begin() + used);
@@ -519,6 +576,11 @@ engine_stats engine::stats() const noexcept {
         .dropped_plays = dropped_plays_.load(std::memory_order_relaxed),
         .flushed_samples = flushed_samples_.load(std::memory_order_relaxed),
     };
+}
+
+dsp_report engine::processing() const {
+    const std::lock_guard lock(report_mu_);
+    return report_;
 }
 
 level engine::input_level() const noexcept {

@@ -384,6 +384,11 @@ class portaudio_device final : public duplex_device {
             dac_delay = std::max(0.0, time->outputBufferDacTime - time->currentTime);
         }
         const auto delay_samples = static_cast<std::int64_t>(dac_delay * rate_);
+        double echo_delay = 0;
+        if (time != nullptr && time->outputBufferDacTime > 0 && time->inputBufferAdcTime > 0) {
+            echo_delay = std::max(0.0, time->outputBufferDacTime - time->inputBufferAdcTime);
+        }
+        const auto echo_samples = static_cast<std::int64_t>(echo_delay * rate_);
         const auto in_ch = static_cast<std::size_t>(in_ch_);
         const auto out_ch = static_cast<std::size_t>(out_ch_);
         std::size_t done = 0;
@@ -399,7 +404,8 @@ class portaudio_device final : public duplex_device {
             }
             const callback_timing t{
                 .now = now,
-                .output_pending_samples = delay_samples + static_cast<std::int64_t>(done + n)};
+                .output_pending_samples = delay_samples + static_cast<std::int64_t>(done + n),
+                .echo_delay_samples = echo_samples};
             cb_->process(input != nullptr ? core::pcm_view(in_mono_.data(), n) : core::pcm_view{},
                          core::pcm_span(out_mono_.data(), n), t);
             if (output != nullptr) {

@@ -73,6 +73,9 @@ realtime::session_summary session::summary() const {
 audio::engine_stats session::audio_stats() const {
     return impl_->audio_stats();
 }
+audio::dsp_report session::audio_processing() const {
+    return impl_->audio_processing();
+}
 audio::level session::input_level() const {
     return impl_->input_level();
 }

@@ -215,6 +215,10 @@ audio::engine_stats session::impl::audio_stats() const {
     return st;
 }
 
+audio::dsp_report session::impl::audio_processing() const {
+    return engine_ ? engine_->processing() : audio::dsp_report{};
+}
+
 audio::level session::impl::input_level() const {
     return engine_ ? engine_->input_level() : audio::level{};
 }

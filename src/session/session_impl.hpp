@@ -93,6 +93,7 @@ class session::impl {
 
     [[nodiscard]] realtime::session_summary summary();
     [[nodiscard]] audio::engine_stats audio_stats() const;
+    [[nodiscard]] audio::dsp_report audio_processing() const;
     [[nodiscard]] audio::level input_level() const;
     [[nodiscard]] audio::level output_level() const;
     [[nodiscard]] std::optional<std::chrono::nanoseconds> time_to_session_updated() const;
@@ -255,6 +256,12 @@ class session::impl {
     void hold_flush(const std::string& item_id, std::int64_t model_heard, clock::time_point now);
     void release_flush(std::int64_t heard, bool reported, clock::time_point now);
     void check_held_flush(clock::time_point now);
+    /// Local barge-in: pause on the local VAD, resume unless the service confirms.
+    void local_barge_in(clock::time_point now);
+    clock::time_point pause_since_{};
+    clock::time_point pause_voice_until_{};
+    std::uint64_t pause_flushes_ = 0;
+    std::uint64_t local_pauses_ = 0, local_resumes_ = 0;
 
     // ---- io thread: the end --------------------------------------------------------------------
     void begin_end(session_result r);

@@ -2,6 +2,8 @@
 #include "session_impl.hpp"
 
 #include <algorithm>
+#include <string_view>
+
 #include "ava/core/error.hpp"
 #include "ava/core/json_string.hpp"
 
@@ -78,6 +80,7 @@ void session::impl::on_tick(clock::time_point now) {
         conv_->on_mic_frame(f.pcm, now);
         drain();  // act::send_audio views `f`: send it before the next read() reuses it
     }
+    local_barge_in(now);
     engine_->service();
     player_->poll(now, device_running_);
     forward_playback(now);
@@ -95,6 +98,37 @@ void session::impl::on_tick(clock::time_point now) {
     check_held_flush(now);
     drain();
     check_input_done(now);
+}
+
+void session::impl::local_barge_in(clock::time_point now) {
+    if (!opts_.local_barge_in) return;
+    const bool voice = engine_->local_voice();
+    if (!engine_->holding()) {
+        if (!voice || engine_->state() != audio::playback_state::playing) return;
+        const audio::dsp_report r = engine_->processing();
+        if (std::string_view(r.echo) != "aec" || !r.converged) return;  // no trustworthy VAD
+        engine_->hold(true);
+        pause_since_ = pause_voice_until_ = now;
+        pause_flushes_ = engine_->stats().flushes;
+        ++local_pauses_;
+        log_->debug("local barge-in: the user spoke over the assistant; playback paused");
+        return;
+    }
+    if (engine_->stats().flushes > pause_flushes_) {
+        // The service confirmed (speech started): the flush and the truncation ran as usual,
+        // silently while paused. Nothing is left to resume.
+        engine_->hold(false);
+        return;
+    }
+    if (voice) pause_voice_until_ = now;
+    const bool short_and_over = !voice && now - pause_voice_until_ > 150ms &&
+                                pause_voice_until_ - pause_since_ < opts_.barge_in_min_speech;
+    if (now - pause_since_ >= opts_.barge_in_window || short_and_over) {
+        engine_->hold(false);
+        ++local_resumes_;
+        log_->info("local barge-in: not confirmed by the service ({}); resuming the reply",
+                   short_and_over ? "a short backchannel" : "no speech started in time");
+    }
 }
 
 /// The audio counters (stats.hpp) at debug level, once a second when any has changed, so a

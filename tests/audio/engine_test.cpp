@@ -638,3 +638,63 @@ TEST(wav_device, long_input_streams_through_a_small_read_ahead_exactly) {
     EXPECT_TRUE(std::all_of(got.begin() + static_cast<std::ptrdiff_t>(expect.size()), got.end(),
                             [](sample s) { return std::abs(s) <= 2; }));
 }
+
+namespace {
+
+TEST(engine_hold, pauses_without_losing_audio_and_resumes_where_it_paused) {
+    rig r;
+    const auto a = pattern(24000, 1000);  // 1 s
+    ASSERT_TRUE(r.eng->play(1, a));
+    r.eng->end_item(1);
+    r.dev->step(20);  // 200 ms heard
+    const std::int64_t before = r.eng->heard_samples(1);
+    EXPECT_EQ(before, 200 * 24);
+    r.eng->hold(true);
+    EXPECT_TRUE(r.eng->holding());
+    r.dev->step(30);  // 300 ms paused: the fade-out's samples, then nothing consumed
+    const std::int64_t paused = r.eng->heard_samples(1);
+    const std::size_t fade = 8 * 24;
+    EXPECT_EQ(paused, before + static_cast<std::int64_t>(fade));
+    r.eng->hold(false);
+    r.dev->step(100);
+    EXPECT_TRUE(r.eng->drained());
+    EXPECT_EQ(r.eng->heard_samples(1), 24000);  // every sample played, none skipped
+    const auto out = r.finish();
+    // The 300 ms pause is silence, between the fade-out and the fade-in.
+    const std::size_t pause_at = 200 * 24 + fade;
+    ASSERT_GE(out.size(), pause_at + 290 * 24);
+    for (std::size_t i = pause_at; i < pause_at + 290 * 24; ++i) ASSERT_EQ(out[i], 0) << i;
+    // The fade-out falls to silence; after the pause the item goes on from where it stopped,
+    // fading in, then bit-exact.
+    EXPECT_LT(std::abs(out[pause_at - 1]), 40);
+    const auto resumed = std::find_if(out.begin() + static_cast<std::ptrdiff_t>(pause_at),
+                                      out.end(), [](sample s) { return s != 0; });
+    ASSERT_NE(resumed, out.end());
+    const auto at = static_cast<std::size_t>(resumed - out.begin());
+    const std::size_t src = 200 * 24 + fade;  // the next sample of the item
+    EXPECT_LT(std::abs(out[at]), 40);         // fading in
+    EXPECT_TRUE(std::equal(a.begin() + static_cast<std::ptrdiff_t>(src + fade),
+                           a.begin() + 24000 - 1,
+                           out.begin() + static_cast<std::ptrdiff_t>(at + fade)));
+}
+
+TEST(engine_hold, a_flush_while_paused_is_silent_and_completes) {
+    rig r;
+    const auto a = pattern(24000, 1000);
+    ASSERT_TRUE(r.eng->play(1, a));
+    r.eng->end_item(1);
+    r.dev->step(10);
+    r.eng->hold(true);
+    r.dev->step(5);
+    const std::uint64_t g = r.eng->flush();
+    r.dev->step(2);
+    EXPECT_TRUE(r.eng->flush_completed(g));
+    r.eng->hold(false);
+    r.dev->step(10);
+    const auto out = r.finish();
+    const std::size_t after = 100 * 24 + 8 * 24;
+    for (std::size_t i = after; i < out.size(); ++i) ASSERT_EQ(out[i], 0) << i;
+    EXPECT_EQ(r.eng->state(), playback_state::idle);
+}
+
+}  // namespace

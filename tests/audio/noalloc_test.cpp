@@ -92,10 +92,19 @@ void exercise(int device_rate) {
         // Refill, then barge in mid-item: flush with fade.
         for (int i = 0; i < 10; ++i) eng.play(tag, delta);
         for (int p = 0; p < 3; ++p) period(eng, in, out);
+        // Local barge-in: pause (fade-out, then held periods), resume with a fade-in, pause
+        // again, and on odd items the flush below lands while paused.
+        eng.hold(true);
+        for (int p = 0; p < 3; ++p) period(eng, in, out);
+        eng.hold(false);
+        period(eng, in, out);
+        eng.hold(tag % 2 == 1);
+        period(eng, in, out);
         const auto gen = eng.flush();
         period(eng, in, out);
         period(eng, in, out);
         EXPECT_TRUE(eng.flush_completed(gen));
+        eng.hold(false);
         // Next item queued completely and played to the end; capture drained sometimes only.
         eng.play(tag + 100, delta);
         eng.end_item(tag + 100);

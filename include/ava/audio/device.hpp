@@ -30,6 +30,11 @@ struct callback_timing {
     /// listener has not heard yet at `now` (PortAudio: (outputBufferDacTime - currentTime) *
     /// rate + out.size(); WAV device: 0, because a sample handed over is a sample in the file).
     std::int64_t output_pending_samples = 0;
+    /// Device-rate samples between a speaker sample of this period and the microphone sample
+    /// of this period that shares its index: DAC time minus ADC time (PortAudio:
+    /// outputBufferDacTime - inputBufferAdcTime). The echo of what is played can arrive no
+    /// earlier than this; the echo canceller delays its reference by it. 0 when unknown.
+    std::int64_t echo_delay_samples = 0;
 };
 
 /// Implemented by the engine; called by a device. See the contract at the top of this file.

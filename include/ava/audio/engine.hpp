@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "ava/audio/device.hpp"
@@ -82,6 +83,13 @@ class engine final : public device_callback {
     std::uint64_t flush();
     /// Moves backlog into the playback ring; call every 10-20 ms while audio is queued.
     void service();
+    /// Local barge-in: pauses playback where it is (a fade-out over fade_ms, then silence
+    /// that consumes nothing, so the play clock stops at what was heard), or resumes it there
+    /// with a fade-in. A flush while paused is performed silently.
+    void hold(bool on) noexcept;
+    [[nodiscard]] bool holding() const noexcept;
+    /// Whether the DSP stage's local VAD heard speech in the last capture block (io thread).
+    [[nodiscard]] bool local_voice() const noexcept { return local_voice_; }
 
     // ---- any thread ---------------------------------------------------------------------------
     /// True once the realtime thread has performed flush request `generation` (fade included).
@@ -109,6 +117,8 @@ class engine final : public device_callback {
     /// Levels of the last processed 10 ms blocks (computed on the io thread, not the callback).
     [[nodiscard]] level input_level() const noexcept;
     [[nodiscard]] level output_level() const noexcept;
+    /// What the DSP stage did so far (echo handling, ERLE); any thread except the realtime one.
+    [[nodiscard]] dsp_report processing() const;
     [[nodiscard]] int device_rate() const noexcept { return rate_; }
 
   private:
@@ -140,6 +150,7 @@ class engine final : public device_callback {
 
     // realtime-thread helpers
     void render_playback(core::pcm_span out, std::uint64_t global_before) noexcept;
+    void render_held(core::pcm_span out, std::uint64_t global_before) noexcept;
     void publish_clock(std::uint32_t tag, std::int64_t add, std::int64_t end) noexcept;
     // io-thread helpers
     void pump_capture();
@@ -169,6 +180,14 @@ class engine final : public device_callback {
     std::atomic<std::int64_t> global_rendered_{0};
     std::atomic<std::int64_t> played_at_cb_{0};
     std::atomic<std::int64_t> cb_ns_{0};
+    std::atomic<std::int64_t> echo_delay_dev_{0};  // callback_timing::echo_delay_samples
+    std::int64_t echo_delay_seen_ = -1;            // io thread: the last figure handed on
+    std::atomic<bool> hold_{false};                // io thread requests, realtime obeys
+    bool rt_held_ = false;                         // realtime: paused (after the fade-out)
+    std::size_t rt_fade_in_left_ = 0;              // realtime: fade-in after a resume
+    bool local_voice_ = false;                     // io thread: dsp_->voice_active()
+    mutable std::mutex report_mu_;                 // io thread writes, any reader
+    dsp_report report_;
     std::atomic<std::int64_t> last_audio_end_{0};  // global output index after the last item sample
     std::array<tag_slot, tag_slots> slots_{};
     // counters
