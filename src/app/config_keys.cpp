@@ -2,6 +2,8 @@
 // config_keys.hpp.
 #include "config_keys.hpp"
 
+#include "ava/audio/echo_room.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -232,6 +234,15 @@ void check_units(const std::string& v) {
         throw value_error("has unknown units '" + v + "' (use metric or imperial)");
     }
 }
+void check_room(const std::string& v) {
+    if (v.empty()) return;
+    try {
+        (void)audio::parse_echo_room(v);
+    } catch (const std::invalid_argument& e) {
+        throw value_error(e.what());
+    }
+}
+
 void check_env_name(const std::string& v) {
     const bool ok = std::all_of(v.begin(), v.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -312,6 +323,14 @@ std::vector<key_def> build_keys() {
     k.push_back(int_key("audio.playback_start_ms", AVA_FIELD(audio.playback_start), 0, 2000));
     k.push_back(int_key("audio.period_ms", AVA_FIELD(audio.period), 0, 100));
     k.push_back(enum_key("audio.echo", AVA_FIELD(audio.echo), echo_names));
+    k.push_back(bool_key("audio.noise", AVA_FIELD(audio.noise)));
+    k.push_back(bool_key("audio.gain", AVA_FIELD(audio.gain)));
+    k.push_back(bool_key("audio.high_pass", AVA_FIELD(audio.high_pass)));
+    k.push_back(string_key("audio.room", AVA_FIELD(audio.room), check_room));
+    k.push_back(bool_key("audio.local_barge_in", AVA_FIELD(audio.local_barge_in)));
+    k.push_back(int_key("audio.barge_in_window_ms", AVA_FIELD(audio.barge_in_window), 100, 5000));
+    k.push_back(
+        int_key("audio.barge_in_min_speech_ms", AVA_FIELD(audio.barge_in_min_speech), 0, 3000));
 
     k.push_back(path_key("headless.input_wav", AVA_FIELD(headless.input_wav)));
     k.push_back(path_key("headless.output_wav", AVA_FIELD(headless.output_wav)));

@@ -92,7 +92,8 @@ inline constexpr enum_name<tools::approval_mode> approval_names[] = {
     {"voice", tools::approval_mode::voice}};
 inline constexpr enum_name<echo_mode> echo_names[] = {{"auto", echo_mode::automatic},
                                                       {"aec", echo_mode::aec},
-                                                      {"half_duplex", echo_mode::half_duplex},
+                                                      {"gate", echo_mode::gate},
+                                                      {"half_duplex", echo_mode::gate},
                                                       {"off", echo_mode::off}};
 
 template <class E, std::size_t N>

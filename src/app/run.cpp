@@ -152,6 +152,7 @@ int run(const config& cfg) {
     // thread's wake-ups against 10 ms and still silences a barge-in within one period.
     const int period_ms = static_cast<int>(cfg.audio.period.count());
     wav.period_ms = period_ms > 0 ? period_ms : 20;
+    wav.room = room_from(cfg);
     if (!headless && (sample_demo || (!use_sim && !machine_has_sound()))) {
         if (!use_sim) {
             con.error(
@@ -195,7 +196,18 @@ int run(const config& cfg) {
         return e.code() == errc::bad_config ? exit_usage : exit_failure;
     }
     so.engine.start_threshold_ms = static_cast<int>(cfg.audio.playback_start.count());
-    so.engine.dsp = echo_stage(cfg, !headless, con);
+    if (wav.room && !headless) {
+        con.warning("--room applies to WAV runs (--input/--output); ignored on a sound card");
+    }
+    try {
+        so.engine.dsp = echo_stage(cfg, !headless, con);
+    } catch (const std::runtime_error& e) {
+        con.error(e.what());
+        return exit_failure;
+    }
+    so.local_barge_in = cfg.audio.local_barge_in;
+    so.barge_in_window = cfg.audio.barge_in_window;
+    so.barge_in_min_speech = cfg.audio.barge_in_min_speech;
     so.events_jsonl = cfg.headless.events_jsonl;
     so.record_wav = cfg.headless.record_wav;
     so.conversation = conversation_from(cfg);
@@ -355,7 +367,7 @@ int run(const config& cfg) {
     if (result.how == session_result::end::fatal) con.error(result.message);
     const realtime::session_summary summary = sess->summary();
     history.finish(summary);
-    con.line(summary_text(summary, sess->audio_stats()));
+    con.line(summary_text(summary, sess->audio_stats(), sess->audio_processing()));
     if (!budget_message.empty()) con.line(budget_message);
     if (simulator) simulator->stop();
     return exit_code_for(result);

@@ -2,9 +2,13 @@
 // echo stage for a real device.
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ava/audio/devices.hpp"
+#include "ava/audio/echo_canceller.hpp"
+#include "ava/audio/speexdsp.hpp"
 #include "run_parts.hpp"
 
 namespace ava::app {
@@ -39,17 +43,56 @@ bool machine_has_sound() {
     }
 }
 
+audio::processing_options processing_from(const config& cfg, bool real_device) {
+    audio::processing_options o;
+    // A headless WAV run processes only what was asked for (echo aec or gate, noise or gain
+    // on), so the tests and benchmarks hear their files as they are: `auto` means off there.
+    const echo_mode echo =
+        !real_device && cfg.audio.echo == echo_mode::automatic ? echo_mode::off : cfg.audio.echo;
+    switch (echo) {
+        case echo_mode::automatic:
+            o.echo = audio::echo_handling::automatic;
+            break;
+        case echo_mode::aec:
+            o.echo = audio::echo_handling::aec;
+            break;
+        case echo_mode::gate:
+            o.echo = audio::echo_handling::gate;
+            break;
+        case echo_mode::off:
+            o.echo = audio::echo_handling::off;
+            break;
+    }
+    o.noise = cfg.audio.noise;
+    o.gain = cfg.audio.gain;
+    o.high_pass = cfg.audio.high_pass && (o.echo != audio::echo_handling::off || o.noise || o.gain);
+    return o;
+}
+
 std::unique_ptr<audio::dsp_stage> echo_stage(const config& cfg, bool real_device,
                                              ui_renderer& con) {
-    if (!real_device || cfg.audio.echo == echo_mode::off) {
-        return std::make_unique<audio::identity_dsp>();
+    audio::processing_options o = processing_from(cfg, real_device);
+    const bool needs_speex = o.echo == audio::echo_handling::aec ||
+                             o.echo == audio::echo_handling::automatic || o.noise || o.gain;
+    if (needs_speex && !audio::speexdsp_available()) {
+        if (o.echo != audio::echo_handling::automatic || o.noise || o.gain) {
+            throw std::runtime_error(
+                std::string("audio processing needs speexdsp, which could not be loaded: ") +
+                audio::speexdsp_error() +
+                " (it is in the libspeexdsp1 package; or choose --echo gate|off, --noise off, "
+                "--gain off)");
+        }
+        con.warning(std::string("echo cancellation is unavailable (") + audio::speexdsp_error() +
+                    "); muting the microphone while the assistant speaks instead, so you cannot "
+                    "interrupt it by voice (headphones and --echo off give full barge-in)");
+        o.echo = audio::echo_handling::gate;
     }
-    if (cfg.audio.echo == echo_mode::aec) {
-        con.warning(
-            "echo cancellation is not built into this version; gating the microphone "
-            "while the assistant speaks instead (use headphones for full barge-in)");
-    }
-    return std::make_unique<audio::energy_gate_dsp>();
+    return audio::make_audio_processor(o);
+}
+
+std::optional<audio::echo_room_options> room_from(const config& cfg) {
+    if (cfg.audio.room.empty()) return std::nullopt;
+    return audio::parse_echo_room(cfg.audio.room);  // checked when the config was read
 }
 
 }  // namespace ava::app

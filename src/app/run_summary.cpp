@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "run_parts.hpp"
 
@@ -14,7 +15,8 @@ std::string format_ms(std::optional<std::chrono::milliseconds> v) {
 
 }  // namespace
 
-std::string summary_text(const realtime::session_summary& s, const audio::engine_stats& a) {
+std::string summary_text(const realtime::session_summary& s, const audio::engine_stats& a,
+                         const audio::dsp_report& p) {
     std::ostringstream o;
     o << "-- session summary --\n"
       << "turns: " << s.user_turns << " user, " << s.responses << " responses, " << s.interruptions
@@ -40,6 +42,25 @@ std::string summary_text(const realtime::session_summary& s, const audio::engine
     o << "audio: " << a.overruns << " capture overruns (" << a.dropped_capture_samples
       << " mic samples lost), " << a.underruns << " playback underruns, " << a.host_xruns
       << " host xruns\n";
+    // Echo handling, when the stage did any: what the mic heard of the assistant and what of
+    // it was sent (an estimate over the blocks without local speech).
+    if (std::string_view(p.echo) != "off" && p.blocks > 0) {
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "echo: %s, %.1f s with the assistant audible at the mic, %.1f s held%s",
+                      p.echo, static_cast<double>(p.echo_blocks) / 100.0,
+                      static_cast<double>(p.gated_blocks) / 100.0,
+                      std::string_view(p.echo) == "aec"
+                          ? (p.converged ? ", converged" : ", not converged yet")
+                          : "");
+        o << line;
+        if (std::string_view(p.echo) == "aec" && p.echo_in_db > -119) {
+            std::snprintf(line, sizeof line, "; echo %.1f dBFS in, %.1f dBFS out (ERLE %.1f dB)",
+                          p.echo_in_db, p.echo_out_db, p.erle_db());
+            o << line;
+        }
+        o << '\n';
+    }
     return o.str();
 }
 

@@ -36,9 +36,11 @@ enum class noise_reduction_kind { near_field, far_field, off };
 /// What the model answers with (the protocol accepts one, not both).
 enum class output_modality { audio, text };
 /// How to keep the assistant from hearing itself through speakers.
-/// automatic: echo cancellation when built in, else gate the mic while the assistant speaks;
-/// aec: require echo cancellation; half_duplex: always gate; off: trust headphones.
-enum class echo_mode { automatic, aec, half_duplex, off };
+/// automatic: the echo canceller whenever the assistant is audible (nothing otherwise);
+/// aec: the canceller on every block; gate: mute the mic while the assistant is audible (the
+/// old `half_duplex`, still accepted); off: trust headphones. In headless WAV runs `auto` means
+/// off (the files are heard as they are); aec, gate, noise and gain apply there too.
+enum class echo_mode { automatic, aec, gate, off };
 
 struct provider_config {
     provider_kind kind = provider_kind::openai;
@@ -144,6 +146,17 @@ struct audio_config {
     /// (see portaudio_options) and 20 ms (one wire frame) for WAV files.
     std::chrono::milliseconds period{0};
     echo_mode echo = echo_mode::automatic;
+    bool noise = false;     ///< local noise suppression (speexdsp)
+    bool gain = false;      ///< local automatic gain control (speexdsp)
+    bool high_pass = true;  ///< 80 Hz high-pass on the mic while processing runs
+    /// The echo rig for WAV runs: what is played comes back into the input through a simulated
+    /// room ("delay=65,gain=+6", see ava/audio/echo_room.hpp). Empty: none.
+    std::string room;
+    /// Local barge-in (needs the echo canceller): pause on the local VAD, resume unless the
+    /// service confirms within the window or when the user spoke less than min_speech.
+    bool local_barge_in = true;
+    std::chrono::milliseconds barge_in_window{700};
+    std::chrono::milliseconds barge_in_min_speech{500};
 };
 
 struct headless_config {
