@@ -6,5 +6,6 @@
 #   options: --build-dir DIR (default build/ or $AVA_BUILD_DIR), --runs N, --minutes M,
 #            --work DIR (keep logs/WAVs), --no-peers, --report FILE.md
 # Builds nothing: run scripts/build.sh first, and `npm ci` in bench/peers for the peers.
+# Echo on open speakers (off / gate / the canceller): bench/echo.py (docs/audio-processing.md).
 set -euo pipefail
 exec python3 "$(dirname "$0")/bench.py" "$@"
