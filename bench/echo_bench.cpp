@@ -77,12 +77,10 @@ struct result {
 std::unique_ptr<ava::audio::dsp_stage> make(const std::string& mode) {
     ava::audio::processing_options o;
     if (mode == "off") return std::make_unique<ava::audio::identity_dsp>();
-    if (mode == "gate") return std::make_unique<ava::audio::energy_gate_dsp>();  // today's gate
-    o.echo = mode == "aec"     ? ava::audio::echo_handling::aec
-             : mode == "gate2" ? ava::audio::echo_handling::gate
-                               : ava::audio::echo_handling::automatic;
-    o.high_pass = mode != "aec-nohp";
-    if (mode == "aec-nohp") o.echo = ava::audio::echo_handling::aec;
+    // The gate as it was before the canceller (the baseline), not --echo gate today.
+    if (mode == "gate") return std::make_unique<ava::audio::energy_gate_dsp>();
+    o.echo = mode == "aec" ? ava::audio::echo_handling::aec : ava::audio::echo_handling::automatic;
+    o.high_pass = true;
     return ava::audio::make_audio_processor(o);
 }
 
@@ -98,8 +96,7 @@ pass run(const std::string& mode, const ava::audio::echo_room_options& ro,
          std::vector<sample>* echo_at_mic) {
     auto dsp = make(mode);
     ava::audio::echo_room room(ro);
-    ava::audio::echo_room_options silent = ro;  // the same room, for the echo alone
-    ava::audio::echo_room echo_only(silent);
+    ava::audio::echo_room echo_only(ro);  // the same room, for the echo alone
     pass p;
     const std::size_t blocks = std::min(far.size(), near.size()) / B;
     p.sent.resize(blocks * B);

@@ -115,14 +115,8 @@ class speex_processor final : public dsp_stage {
 
     void render(core::pcm_view speaker) override {
         const std::size_t mask = ring_.size() - 1;
-        double sum = 0;
-        for (std::size_t i = 0; i < speaker.size(); ++i) {
-            ring_[(rendered_ + i) & mask] = speaker[i];
-            sum += static_cast<double>(speaker[i]) * speaker[i];
-        }
-        block_rms_[(rendered_ / block) % ring_blocks_] = static_cast<float>(
-            std::sqrt(sum / static_cast<double>(std::max<std::size_t>(1, speaker.size()))) /
-            32768.0);
+        for (std::size_t i = 0; i < speaker.size(); ++i) ring_[(rendered_ + i) & mask] = speaker[i];
+        block_rms_[(rendered_ / block) % ring_blocks_] = rms(speaker);
         rendered_ += speaker.size();
     }
 
@@ -141,7 +135,9 @@ class speex_processor final : public dsp_stage {
         bool gated = false;
         float estimate_rms = 0.0f;
         if (opts_.echo == echo_handling::gate) {
-            const float need = std::max(0.015f, 0.6f * far + 0.002f);
+            // energy_gate_dsp's rule, against the loudest speaker block the echo can come from.
+            const energy_gate_dsp::options g;
+            const float need = std::max(g.floor, g.ratio * far + g.margin);
             gated = far_audible && mic_rms < need;
             for (std::size_t i = 0; i < block; ++i) out_[i] = to_sample(in_[i]);
             if (pre_ != nullptr) speex_preprocess_run(pre_, out_.data());
@@ -159,7 +155,6 @@ class speex_processor final : public dsp_stage {
             }
             estimate_rms = static_cast<float>(std::sqrt(removed / block) / 32768.0);
             speex_preprocess_run(pre_, out_.data());
-            ++cancelled_blocks_;
         } else {
             for (std::size_t i = 0; i < block; ++i) out_[i] = to_sample(in_[i]);
             if (pre_ != nullptr && echo_ == nullptr) speex_preprocess_run(pre_, out_.data());
@@ -341,7 +336,7 @@ class speex_processor final : public dsp_stage {
     float vad_level_ = 0, vad_snr_ = 0, vad_echo_ratio_ = 0, noise_floor_ = 1e-3f;
     int voiced_ms_ = 0, quiet_ms_ = 0;
     bool speech_ = false;
-    std::uint64_t blocks_ = 0, echo_blocks_ = 0, gated_blocks_ = 0, cancelled_blocks_ = 0;
+    std::uint64_t blocks_ = 0, echo_blocks_ = 0, gated_blocks_ = 0;
     double echo_in_ = 0, echo_out_ = 0;
     std::uint64_t echo_measured_ = 0;
 };

@@ -261,7 +261,6 @@ class session::impl {
     clock::time_point pause_since_{};
     clock::time_point pause_voice_until_{};
     std::uint64_t pause_flushes_ = 0;
-    std::uint64_t local_pauses_ = 0, local_resumes_ = 0;
 
     // ---- io thread: the end --------------------------------------------------------------------
     void begin_end(session_result r);

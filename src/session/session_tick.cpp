@@ -110,7 +110,6 @@ void session::impl::local_barge_in(clock::time_point now) {
         engine_->hold(true);
         pause_since_ = pause_voice_until_ = now;
         pause_flushes_ = engine_->stats().flushes;
-        ++local_pauses_;
         log_->debug("local barge-in: the user spoke over the assistant; playback paused");
         return;
     }
@@ -125,7 +124,6 @@ void session::impl::local_barge_in(clock::time_point now) {
                                 pause_voice_until_ - pause_since_ < opts_.barge_in_min_speech;
     if (now - pause_since_ >= opts_.barge_in_window || short_and_over) {
         engine_->hold(false);
-        ++local_resumes_;
         log_->info("local barge-in: not confirmed by the service ({}); resuming the reply",
                    short_and_over ? "a short backchannel" : "no speech started in time");
     }
