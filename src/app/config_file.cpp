@@ -207,7 +207,7 @@ void walk_table(loaded_config& out, const toml::table& table, const std::string&
             }
             register_if_secret(*k, out.cfg);
             const std::string origin = ctx.origin + ":" + std::to_string(key.source().begin.line);
-            out.origins[path] = origin;
+            out.origins[k->info.name] = origin;  // an alias spelling sets its key's origin
             after_set(*k, out, origin);
             continue;
         }

@@ -548,7 +548,21 @@ const std::vector<key_def>& keys() {
     return table;
 }
 
+namespace {
+/// The echo issue's spelling, `[audio.processing]` with echo, noise, gain and high_pass: the
+/// same settings as those keys in [audio] (one key each; printed in [audio]).
+constexpr std::string_view processing_prefix = "audio.processing.";
+std::string_view processing_alias(std::string_view name) {
+    if (!starts_with(std::string(name), std::string(processing_prefix))) return {};
+    const std::string_view leaf = name.substr(processing_prefix.size());
+    return leaf == "echo" || leaf == "noise" || leaf == "gain" || leaf == "high_pass" ? leaf : "";
+}
+}  // namespace
+
 const key_def* find_key(std::string_view name) {
+    if (const std::string_view leaf = processing_alias(name); !leaf.empty()) {
+        return find_key("audio." + std::string(leaf));
+    }
     for (const auto& k : keys()) {
         if (k.info.name == name) return &k;
     }
@@ -556,6 +570,7 @@ const key_def* find_key(std::string_view name) {
 }
 
 bool is_section(std::string_view path) {
+    if (path == "audio.processing") return true;
     for (const auto& k : keys()) {
         if (starts_with(k.info.name, std::string(path) + ".")) return true;
     }

@@ -472,6 +472,24 @@ TEST(ConfigErrors, UnknownKeysAreNamedWithFileAndLine) {
     EXPECT_EQ(e.find('\n'), std::string::npos);       // one line
 }
 
+TEST(Config, AudioProcessingTableIsTheSameKeys) {
+    temp_dir dir;
+    write_file(dir / "c.toml",
+               "[audio.processing]\necho = \"gate\"\nnoise = true\ngain = true\n"
+               "high_pass = false\n");
+    config_sources src;
+    src.explicit_file = dir / "c.toml";
+    const auto c = load_config(src).cfg;
+    EXPECT_EQ(c.audio.echo, ava::app::echo_mode::gate);
+    EXPECT_TRUE(c.audio.noise);
+    EXPECT_TRUE(c.audio.gain);
+    EXPECT_FALSE(c.audio.high_pass);
+    EXPECT_NE(load_error(dir, "[audio.processing]\necho = \"loud\"\n").find("loud"),
+              std::string::npos);
+    EXPECT_NE(load_error(dir, "[audio.processing]\nroom = \"on\"\n").find("unknown key"),
+              std::string::npos);
+}
+
 TEST(ConfigErrors, WrongTypes) {
     temp_dir dir;
     EXPECT_NE(load_error(dir, "[vad]\nthreshold = \"high\"\n")
