@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "ava/app/terminal.hpp"
@@ -211,6 +212,15 @@ int run(const config& cfg) {
     so.events_jsonl = cfg.headless.events_jsonl;
     so.record_wav = cfg.headless.record_wav;
     so.conversation = conversation_from(cfg);
+    if (auto& turn = so.conversation.session.turn;
+        so.local_barge_in && so.engine.dsp && turn && turn->type != realtime::vad_type::none &&
+        std::string_view(so.engine.dsp->report().echo) == "aec") {
+        // Local barge-in tells a turn from a backchannel ("mm-hm") before anything is cut, so
+        // the server must not cancel the reply the moment its VAD hears speech: the
+        // conversation cancels it itself once the turn is confirmed. audio.local_barge_in =
+        // false gives the server its own interruption back.
+        turn->interrupt_response = false;
+    }
     // ---- the history and memory ----
     history_recorder history(cfg, [&con](const std::string& w) { con.warning(w); });
     history.apply(so.conversation);

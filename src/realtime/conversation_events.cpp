@@ -155,6 +155,14 @@ void conversation::handle(server::input_transcription_failed& e, steady_time now
 
 void conversation::handle(server::speech_started& /*e*/, steady_time now) {
     user_speaking_ = true;
+    skip_backchannel_answer_ = false;  // a new turn: whatever it is, it is answered
+    if (barge_in_held_) {
+        // Playback is already paused locally: cut nothing until the session knows whether this
+        // is the user taking the turn or a backchannel (confirm_barge_in / withdraw_barge_in).
+        barge_in_deferred_ = true;
+        deferred_response_id_ = response_ == response_state::active ? active_response_id_ : "";
+        return;
+    }
     barge_in(interrupt_source::server_vad, now);
 }
 
@@ -178,9 +186,16 @@ void conversation::handle(server::input_audio_committed& e, steady_time now) {
 
 void conversation::handle(server::response_created& e, steady_time /*now*/) {
     answer_due_.reset();
+    const bool ours = response_ == response_state::requested;
     response_ = response_state::active;
     active_response_id_ = e.response.id;
     create_event_id_.clear();
+    if (skip_backchannel_answer_ && !ours) {
+        // The server's answer to a withdrawn backchannel ("mm-hm"): the reply it interrupted
+        // goes on playing instead.
+        skip_backchannel_answer_ = false;
+        drop_when_created_ = cancel_when_created_ = true;
+    }
     if (drop_when_created_) {
         dropped_responses_.insert(e.response.id);
         drop_when_created_ = false;

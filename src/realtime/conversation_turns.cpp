@@ -63,6 +63,35 @@ void conversation::barge_in(interrupt_source src, steady_time /*now*/) {
     if (cut) ++sum_.interruptions;
 }
 
+void conversation::hold_barge_in(bool on, steady_time now) {
+    if (stopped_ || barge_in_held_ == on) return;
+    barge_in_held_ = on;
+    if (!on && barge_in_deferred_) confirm_barge_in(now);
+}
+
+void conversation::confirm_barge_in(steady_time now) {
+    if (stopped_ || !barge_in_deferred_) return;
+    barge_in_deferred_ = false;
+    deferred_response_id_.clear();
+    barge_in(interrupt_source::server_vad, now);
+    after_input(now);
+}
+
+void conversation::withdraw_barge_in(steady_time now) {
+    if (stopped_ || !barge_in_deferred_) return;
+    barge_in_deferred_ = false;
+    // The server answers what it committed as a user turn: unless that answer is already on
+    // its way (created after the deferred speech_started), cancel it the moment it is created.
+    if (response_ == response_state::active && active_response_id_ != deferred_response_id_) {
+        dropped_responses_.insert(active_response_id_);
+        send(client::response_cancel{.event_id = {}, .response_id = active_response_id_});
+    } else {
+        skip_backchannel_answer_ = true;
+    }
+    deferred_response_id_.clear();
+    after_input(now);
+}
+
 void conversation::on_interrupt(steady_time now) {
     if (stopped_) return;
     barge_in(interrupt_source::manual, now);

@@ -261,6 +261,8 @@ class session::impl {
     clock::time_point pause_since_{};
     clock::time_point pause_voice_until_{};
     std::uint64_t pause_flushes_ = 0;
+    bool pause_confirmed_ = false;  ///< the service's speech_started confirmed, flush awaited
+    clock::time_point pause_confirmed_at_{};
 
     // ---- io thread: the end --------------------------------------------------------------------
     void begin_end(session_result r);

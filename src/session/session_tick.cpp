@@ -106,24 +106,58 @@ void session::impl::local_barge_in(clock::time_point now) {
     if (!engine_->holding()) {
         if (!voice || engine_->state() != audio::playback_state::playing) return;
         const audio::dsp_report r = engine_->processing();
-        if (std::string_view(r.echo) != "aec" || !r.converged) return;  // no trustworthy VAD
+        if (std::string_view(r.echo) != "aec" || !(r.converged || r.echo_absent)) {
+            return;  // no trustworthy VAD yet
+        }
         engine_->hold(true);
+        conv_->hold_barge_in(true, now);
+        pause_confirmed_ = false;
         pause_since_ = pause_voice_until_ = now;
         pause_flushes_ = engine_->stats().flushes;
         log_->debug("local barge-in: the user spoke over the assistant; playback paused");
         return;
     }
     if (engine_->stats().flushes > pause_flushes_) {
-        // The service confirmed (speech started): the flush and the truncation ran as usual,
-        // silently while paused. Nothing is left to resume.
+        // Confirmed: the flush and the truncation ran as usual, silently while paused. Nothing
+        // is left to resume.
         engine_->hold(false);
+        conv_->hold_barge_in(false, now);
+        return;
+    }
+    if (pause_confirmed_) {
+        // Confirmed with nothing left to flush (the reply had played out): let go once the
+        // flush would have run.
+        if (now - pause_confirmed_at_ > 300ms) {
+            engine_->hold(false);
+            conv_->hold_barge_in(false, now);
+        }
         return;
     }
     if (voice) pause_voice_until_ = now;
-    const bool short_and_over = !voice && now - pause_voice_until_ > 150ms &&
-                                pause_voice_until_ - pause_since_ < opts_.barge_in_min_speech;
+    const auto spoken = pause_voice_until_ - pause_since_;
+    const bool short_and_over =
+        !voice && now - pause_voice_until_ > 150ms && spoken < opts_.barge_in_min_speech;
+    if (conv_->barge_in_deferred()) {
+        // The service heard speech too. Long enough: the user takes the turn (flush and
+        // truncate at the paused position; the flush report ends the hold above). A short
+        // burst: a backchannel, the reply goes on and nothing is truncated.
+        if (spoken >= opts_.barge_in_min_speech) {
+            conv_->confirm_barge_in(now);
+            drain();
+            pause_confirmed_ = true;
+            pause_confirmed_at_ = now;
+        } else if (short_and_over) {
+            conv_->withdraw_barge_in(now);
+            drain();
+            engine_->hold(false);
+            conv_->hold_barge_in(false, now);
+            log_->info("local barge-in: a short backchannel; the reply goes on, nothing cut");
+        }
+        return;
+    }
     if (now - pause_since_ >= opts_.barge_in_window || short_and_over) {
         engine_->hold(false);
+        conv_->hold_barge_in(false, now);
         log_->info("local barge-in: not confirmed by the service ({}); resuming the reply",
                    short_and_over ? "a short backchannel" : "no speech started in time");
     }

@@ -10,6 +10,9 @@
 #      It never stops answering its own echo, so that run is cut off after 60 s.
 #   b. --echo aec: no interruption, three answers heard in full, the summary says the canceller
 #      converged and how much echo it removed.
+#   e. --echo aec, local barge-in: a backchannel ("mm-hm") spoken 2 s into the first answer
+#      pauses it and resumes it, nothing truncated; "Wait, stop" over the second answer cuts
+#      it (the service confirms): exactly one interruption, and it is the second answer's.
 #   c. AVA_LAZY_LIBS_DISABLE=speexdsp with --echo aec: exit 1 naming the package; --echo gate
 #      still runs.
 #   d. a bad --room names the field, exit 2.
@@ -41,6 +44,16 @@ for i in 1 2 3; do
     parts+=("q$i.wav")
 done
 sox "${parts[@]}" questions.wav
+# e: question 1 with "mm-hm" 2.5 s after it, then question 2 with "wait, stop" 2.5 s after it.
+espeak-ng -v en-gb -s 150 -w bc.raw.wav "mm-hm"
+sox bc.raw.wav -r 24000 -c 1 -b 16 bc.wav gain -n -12
+espeak-ng -v en-gb -s 160 -w stop.raw.wav "Wait, stop. What about Berlin?"
+sox stop.raw.wav -r 24000 -c 1 -b 16 stop.wav gain -n -12 pad 0 6
+q1len=$(soxi -D q1.raw.wav)
+sox -m q1.wav "|sox bc.wav -p pad $(awk "BEGIN{print 3 + $q1len}") 0" qbc.wav
+q2len=$(soxi -D q2.raw.wav)
+sox -m q2.wav "|sox stop.wav -p pad $(awk "BEGIN{print 3 + $q2len}") 0" qstop.wav
+sox qbc.wav qstop.wav bargein.wav
 cat > scenario.toml <<'TOML'
 name = "echo-rig"
 loop = true
@@ -75,6 +88,11 @@ interruptions() { grep -c '\[interrupted' "$1" || true; }
 
 run off --echo off
 run aec --echo aec
+set +e
+timeout -s INT 60 "$ava" --scenario scenario.toml --input bargein.wav --output bargein.out.wav \
+    --incognito --room delay=65,gain=-4 --echo aec --log-level info >bargein.log 2>&1
+rc_barge=$?
+set -e
 
 i_off=$(interruptions off.log)
 i_aec=$(interruptions aec.log)
@@ -84,6 +102,12 @@ check "b. aec: no self-interruption ($i_aec)" test "${i_aec:-x}" = 0
 check "b. aec: three answers in full" \
     test "$(grep -c 'AVA: It is sunny and warm today, with a light breeze from the west.' aec.log)" = 3
 check "b. aec: the summary says it converged" grep -q '^echo: aec, .*converged; .*ERLE' aec.log
+i_barge=$(interruptions bargein.log)
+check "e. barge-in run: exit 0 ($rc_barge)" test "$rc_barge" = 0
+check "e. the backchannel paused and resumed the reply" grep -q 'a short backchannel; the reply goes on' bargein.log
+check "e. one interruption: the barge-in's ($i_barge)" test "${i_barge:-x}" = 1
+check "e. the first answer was heard in full" \
+    test "$(grep -c 'AVA: It is sunny and warm today, with a light breeze from the west.$' bargein.log)" -ge 1
 
 set +e
 AVA_LAZY_LIBS_DISABLE=speexdsp "$ava" --scenario scenario.toml --input questions.wav \
@@ -102,7 +126,7 @@ check "d. bad --room: exit 2 ($rc_bad)" test "$rc_bad" = 2
 check "d. bad --room: names the field" grep -q "loud" badroom.log
 
 if [[ $fail != 0 ]]; then
-    for f in off aec nolib gate badroom; do
+    for f in off aec bargein nolib gate badroom; do
         echo "---- $f.log" >&2
         tail -25 "$f.log" >&2
     done

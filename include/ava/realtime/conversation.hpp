@@ -187,6 +187,15 @@ class conversation {
     void on_user_text(std::string_view text, steady_time now);
     /// Manual barge-in (a key or the API).
     void on_interrupt(steady_time now);
+    /// Local barge-in (the session paused playback on its own voice detection, issue 15): while
+    /// held, the server's speech_started does not cut the reply yet; the session then either
+    /// confirms (the user kept talking: flush and truncate as usual) or withdraws (a backchannel
+    /// such as "mm-hm": nothing is truncated, and the answer the server would give to it is
+    /// cancelled). Releasing the hold with a barge-in still deferred confirms it.
+    void hold_barge_in(bool on, steady_time now);
+    [[nodiscard]] bool barge_in_deferred() const noexcept { return barge_in_deferred_; }
+    void confirm_barge_in(steady_time now);
+    void withdraw_barge_in(steady_time now);
     /// Push to talk (manual turns, turn_detection null). Ignored with a notice under VAD.
     void on_talk_start(steady_time now);
     void on_talk_end(steady_time now);
@@ -407,6 +416,13 @@ class conversation {
     bool cancel_when_created_ = false;
     bool drop_when_created_ = false;
     std::set<std::string> dropped_responses_;  ///< deltas of these are dropped
+    // local barge-in (hold_barge_in)
+    bool barge_in_held_ = false;
+    bool barge_in_deferred_ = false;  ///< speech_started seen while held, not yet decided
+    /// The response active when the deferred speech_started came (the one being heard).
+    std::string deferred_response_id_;
+    /// A withdrawn backchannel: the response the server creates for it is cancelled and dropped.
+    bool skip_backchannel_answer_ = false;
 
     // items and transcripts (conversation order)
     std::map<std::string, item_rec, std::less<>> items_;

@@ -451,6 +451,98 @@ TEST_F(Conversation, BargeInAfterResponseDoneButStillPlayingTruncates) {
     EXPECT_EQ(tr[0].audio_end_ms, 1000);
 }
 
+// Local barge-in (issue 15): the session paused playback on its own voice detection, so the
+// server's speech_started waits for the session's verdict.
+TEST_F(Conversation, HeldBargeInCutsNothingUntilConfirmedThenTruncatesAtThePause) {
+    make();
+    connect();
+    full_reply("r1", "a1", 48000, "A long answer.");
+    c->on_playback_progress("a1", 24000, now);
+    c->drain();
+    c->hold_barge_in(true, now);
+    auto acts = ev(speech_started());
+    EXPECT_TRUE(of<act::flush_playback>(acts).empty());
+    EXPECT_TRUE(c->barge_in_deferred());
+    EXPECT_EQ(c->summary().interruptions, 0);
+    c->confirm_barge_in(now);  // the user kept talking
+    acts = c->drain();
+    ASSERT_EQ(of<act::flush_playback>(acts).size(), 1u);
+    EXPECT_FALSE(c->barge_in_deferred());
+    c->on_playback_flushed("a1", 24000, now);
+    auto tr = sent<client::conversation_item_truncate>(c->drain());
+    ASSERT_EQ(tr.size(), 1u);
+    EXPECT_EQ(tr[0].audio_end_ms, 1000);
+    EXPECT_EQ(c->summary().interruptions, 1);
+}
+
+TEST_F(Conversation, WithdrawnBackchannelTruncatesNothingAndItsAnswerIsCancelled) {
+    make();
+    connect();
+    full_reply("r1", "a1", 48000, "A long answer.");
+    c->on_playback_progress("a1", 24000, now);
+    c->drain();
+    c->hold_barge_in(true, now);
+    ev(speech_started("u2"));
+    c->withdraw_barge_in(now);  // "mm-hm": under the minimum speech length
+    auto acts = c->drain();
+    EXPECT_TRUE(of<act::flush_playback>(acts).empty());
+    EXPECT_TRUE(sent<client::conversation_item_truncate>(acts).empty());
+    c->hold_barge_in(false, now);
+    // The server committed the backchannel and answers it: that answer is cancelled unheard,
+    // and the reply that was playing goes on.
+    ev(speech_stopped("u2"));
+    ev(committed("u2", "a1"));
+    acts = ev(response_created("r2"));
+    auto cancel = sent<client::response_cancel>(acts);
+    ASSERT_EQ(cancel.size(), 1u);
+    EXPECT_EQ(cancel[0].response_id, "r2");
+    ev(assistant_item("r2", "a2"));
+    acts = ev(audio("r2", "a2", 4800));
+    EXPECT_TRUE(of<act::play>(acts).empty());
+    ev(response_done("r2", "cancelled"));
+    c->on_playback_progress("a1", 48000, now);
+    EXPECT_EQ(c->summary().interruptions, 0);
+    // The next real turn is answered as usual.
+    ev(speech_started("u3"));
+    ev(speech_stopped("u3"));
+    ev(committed("u3", "u2"));
+    acts = ev(response_created("r3"));
+    EXPECT_TRUE(sent<client::response_cancel>(acts).empty());
+    acts = ev(assistant_item("r3", "a3"));
+    acts = ev(audio("r3", "a3", 4800));
+    EXPECT_EQ(of<act::play>(acts).size(), 1u);
+}
+
+TEST_F(Conversation, WithdrawAfterTheBackchannelsAnswerStartedCancelsThatAnswer) {
+    make();
+    connect();
+    full_reply("r1", "a1", 48000, "A long answer.");
+    c->drain();
+    c->hold_barge_in(true, now);
+    ev(speech_started("u2"));
+    ev(speech_stopped("u2"));
+    ev(committed("u2", "a1"));
+    ev(response_created("r2"));  // the server was quicker than the session's verdict
+    c->withdraw_barge_in(now);
+    auto acts = c->drain();
+    auto cancel = sent<client::response_cancel>(acts);
+    ASSERT_EQ(cancel.size(), 1u);
+    EXPECT_EQ(cancel[0].response_id, "r2");
+    EXPECT_TRUE(of<act::flush_playback>(acts).empty());
+}
+
+TEST_F(Conversation, ReleasingTheHoldWithABargeInDeferredConfirmsIt) {
+    make();
+    connect();
+    full_reply("r1", "a1", 48000, "A long answer.");
+    c->on_playback_progress("a1", 4800, now);
+    c->drain();
+    c->hold_barge_in(true, now);
+    ev(speech_started());
+    c->hold_barge_in(false, now);
+    EXPECT_EQ(of<act::flush_playback>(c->drain()).size(), 1u);
+}
+
 TEST_F(Conversation, LateDeltasDroppedAndNextItemPlaysNormally) {
     make();
     connect();
