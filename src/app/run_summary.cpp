@@ -51,7 +51,9 @@ std::string summary_text(const realtime::session_summary& s, const audio::engine
                       p.echo, static_cast<double>(p.echo_blocks) / 100.0,
                       static_cast<double>(p.gated_blocks) / 100.0,
                       std::string_view(p.echo) == "aec"
-                          ? (p.converged ? ", converged" : ", not converged yet")
+                          ? (p.converged     ? ", converged"
+                             : p.echo_absent ? ", no echo reached the mic (headphones?)"
+                                             : ", not converged yet")
                           : "");
         o << line;
         if (std::string_view(p.echo) == "aec" && p.echo_in_db > -119) {

@@ -103,6 +103,7 @@ class speex_processor final : public dsp_stage {
         vad_level_ = static_cast<float>(std::pow(10.0, o.vad_dbfs / 20.0));
         vad_snr_ = static_cast<float>(std::pow(10.0, o.vad_snr_db / 20.0));
         vad_echo_ratio_ = static_cast<float>(std::pow(10.0, -o.vad_echo_margin_db / 20.0));
+        vad_fast_ratio_ = static_cast<float>(std::pow(10.0, o.vad_fast_margin_db / 20.0));
     }
 
     ~speex_processor() override {
@@ -143,7 +144,9 @@ class speex_processor final : public dsp_stage {
             if (pre_ != nullptr) speex_preprocess_run(pre_, out_.data());
         } else if (echo_ != nullptr &&
                    (opts_.echo == echo_handling::aec || far_audible || pre_only_needed())) {
-            for (std::size_t i = 0; i < block; ++i) near_[i] = to_sample(in_[i]);
+            // A whisper of noise (about -90 dBFS), so that the filter never adapts on exact
+            // zeros (a virtual or muted microphone sends digital silence).
+            for (std::size_t i = 0; i < block; ++i) near_[i] = to_sample(in_[i] + dither());
             delayed_reference(ref_.data());
             speex_echo_cancellation(echo_, near_.data(), ref_.data(), out_.data());
             // What the filter took out: its echo estimate (large where it over-predicts, as at
@@ -161,19 +164,22 @@ class speex_processor final : public dsp_stage {
         }
 
         float out_rms = rms(core::pcm_view(out_.data(), block));
+        bool clearly_user = false;
         if (echo_ != nullptr && far_audible) {
             track_convergence(mic_rms, out_rms);
             // The preprocessor's overlap-add delays its output by a block, so the output is
             // judged against the loudest of the last three blocks' mic and estimate.
             recent_echo_[recent_at_++ % recent_echo_.size()] = std::max(mic_rms, estimate_rms);
+            const float echo_rms = *std::max_element(recent_echo_.begin(), recent_echo_.end());
             // A filter that removed more than the mic held is mis-adjusted for this block (it
             // over-predicts, as at some word onsets): what it sends is its own error.
             const bool overshoot = estimate_rms > mic_rms && mic_rms > 0.0f;
-            out_rms = suppress_residual(*std::max_element(recent_echo_.begin(), recent_echo_.end()),
-                                        out_rms, overshoot);
+            clearly_user = converged_ && !overshoot && far_above_residual(echo_rms, out_rms);
+            out_rms = suppress_residual(echo_rms, out_rms, overshoot);
             // A cold canceller lets most of the echo through: hold the mic (and so barge-in)
-            // until it has converged.
-            if (!converged_) gated = true;
+            // until it has converged, or until it is clear there is no echo to cancel.
+            track_echo_absence(far, mic_rms);
+            if (!converged_ && !echo_absent_) gated = true;
         } else {
             nlp_gain_ = 1.0f;
             recent_echo_.fill(0.0f);
@@ -183,7 +189,7 @@ class speex_processor final : public dsp_stage {
             out_rms = 0.0f;
             ++gated_blocks_;
         }
-        update_vad(out_rms, gated, far_audible ? mic_rms : 0.0f);
+        update_vad(out_rms, gated, far_audible ? mic_rms : 0.0f, clearly_user);
         if (far_audible && !speech_ && mic_rms > 0) {
             echo_in_ += static_cast<double>(mic_rms) * mic_rms;
             echo_out_ += static_cast<double>(out_rms) * out_rms;
@@ -198,9 +204,15 @@ class speex_processor final : public dsp_stage {
         const std::int64_t margin = static_cast<std::int64_t>(opts_.margin_ms) * 24;
         const std::int64_t max_delay = core::wire_rate;
         const std::int64_t d = std::clamp<std::int64_t>(samples - margin, 0, max_delay);
-        // Jitter of a millisecond or two is the filter's business; a real change (another
-        // device, a PulseAudio latency change, accumulated drift) moves the reference.
-        if (std::llabs(d - delay_) >= 120) delay_ = d;
+        // Moving the reference throws away what the filter learned (the echo leaks until it
+        // re-converges), and PulseAudio's figure wanders by 10 ms and more from one callback to
+        // the next. So it moves only when the echo would leave the filter: earlier than the
+        // reference (the figure fell by more than the margin) or later than half the filter
+        // (another device, a latency change, drift that built up).
+        if (!delay_known_ || samples < delay_ || d > delay_ + filter_delay_slack()) {
+            delay_ = d;
+            delay_known_ = true;
+        }
     }
 
     [[nodiscard]] dsp_report report() const override {
@@ -214,6 +226,7 @@ class speex_processor final : public dsp_stage {
             r.echo_out_db = to_db(echo_out_ / static_cast<double>(echo_measured_));
         }
         r.converged = converged_;
+        r.echo_absent = echo_absent_ && !converged_;
         r.echo_delay_samples = delay_;
         return r;
     }
@@ -226,6 +239,10 @@ class speex_processor final : public dsp_stage {
     }
 
     [[nodiscard]] bool pre_only_needed() const noexcept { return opts_.noise || opts_.gain; }
+
+    [[nodiscard]] std::int64_t filter_delay_slack() const noexcept {
+        return static_cast<std::int64_t>(filter_samples_ / 2);
+    }
 
     static core::sample to_sample(float v) noexcept {
         return static_cast<core::sample>(std::clamp(v, -32768.0f, 32767.0f));
@@ -273,6 +290,46 @@ class speex_processor final : public dsp_stage {
         return target == 1.0f && from == 1.0f ? out_rms : rms(core::pcm_view(out_.data(), block));
     }
 
+    float dither() noexcept {
+        dither_seed_ = dither_seed_ * 1664525u + 1013904223u;
+        return static_cast<float>(dither_seed_ >> 8) / 16777216.0f * 2.0f - 1.0f;
+    }
+
+    /// The local VAD's fast path: once converged, the filter leaves a residual tens of dB under
+    /// the echo (`residual_` tracks how far, over the blocks where only the assistant speaks).
+    /// A cleaned block `vad_fast_margin_db` over that residual, before the non-linear stage
+    /// attenuates it, is the user's voice rising under the echo: it is heard 20-40 ms before
+    /// the voice is within `vad_echo_margin_db` of the echo itself.
+    bool far_above_residual(float echo_rms, float cleaned_rms) noexcept {
+        if (echo_rms <= 0.0f) return false;
+        const float expected = echo_rms * residual_;
+        const bool above = cleaned_rms > std::max(vad_level_, noise_floor_ * vad_snr_) &&
+                           cleaned_rms > expected * vad_fast_ratio_;
+        if (!above && !speech_ && voiced_ms_ == 0) {
+            // Only the assistant: follow its residual (energies, slowly; a floor of -80 dB).
+            const double r = static_cast<double>(cleaned_rms) / echo_rms;
+            res_energy_ = 0.98 * res_energy_ + 0.02 * r * r;
+            residual_ = std::max(1e-4f, static_cast<float>(std::sqrt(res_energy_)));
+        }
+        return above;
+    }
+
+    /// Headphones: the speaker's sound never reaches the mic, so the filter has nothing to
+    /// converge on, and holding the mic until it does would take away the user's voice over
+    /// the assistant for good. Loud speaker blocks (over -40 dBFS) whose mic stayed 30 dB under
+    /// them, in at least 80% of `converge_ms` of them, say there is no echo path. (An echo
+    /// path leaves far fewer such blocks: only the gaps between words, and the user talking
+    /// over the assistant counts against it.)
+    void track_echo_absence(float far, float mic_rms) noexcept {
+        if (converged_ || echo_absent_ || far < 0.01f) return;
+        ++absence_judged_;
+        if (mic_rms < far * 0.0316f) ++absence_quiet_;
+        if (absence_judged_ * 10 >= static_cast<std::uint64_t>(opts_.converge_ms) &&
+            absence_quiet_ * 5 >= absence_judged_ * 4) {
+            echo_absent_ = true;
+        }
+    }
+
     void track_convergence(float mic_rms, float out_rms) noexcept {
         if (converged_ || mic_rms < 0.003f) return;  // too little echo to judge
         ++judged_blocks_;
@@ -289,7 +346,7 @@ class speex_processor final : public dsp_stage {
     /// cleaned block counts as the user's voice only when it kept a good part of the mic's
     /// level. A user talking over the echo keeps most of it (the echo is removed, the voice
     /// stays); residual echo is 20-40 dB under the mic and never passes, however loud.
-    void update_vad(float out_rms, bool gated, float mic_rms) noexcept {
+    void update_vad(float out_rms, bool gated, float mic_rms, bool clearly_user) noexcept {
         if (gated) {
             voiced_ms_ = 0;
             if (speech_) {
@@ -302,10 +359,15 @@ class speex_processor final : public dsp_stage {
         noise_floor_ = std::max(1e-5f, out_rms < noise_floor_ ? out_rms : noise_floor_ * 1.00058f);
         const bool loud = out_rms > std::max(vad_level_, noise_floor_ * vad_snr_) &&
                           out_rms >= mic_rms * vad_echo_ratio_;
-        if (loud) {
+        fast_ms_ = clearly_user ? fast_ms_ + 10 : 0;
+        if (loud || fast_ms_ >= opts_.vad_fast_onset_ms) {
             quiet_ms_ = 0;
             voiced_ms_ += 10;
-            if (voiced_ms_ >= opts_.vad_onset_ms) speech_ = true;
+            if (voiced_ms_ >= opts_.vad_onset_ms || fast_ms_ >= opts_.vad_fast_onset_ms) {
+                speech_ = true;
+            }
+        } else if (clearly_user) {
+            quiet_ms_ = 0;  // rising: not yet speech, not quiet either
         } else {
             voiced_ms_ = 0;
             quiet_ms_ += 10;
@@ -322,6 +384,7 @@ class speex_processor final : public dsp_stage {
     std::size_t ring_blocks_ = 0;
     std::uint64_t rendered_ = 0;
     std::int64_t delay_ = 0;
+    bool delay_known_ = false;
     std::array<float, block> in_{};
     std::array<core::sample, block> near_{};
     std::array<core::sample, block> ref_{};
@@ -332,9 +395,14 @@ class speex_processor final : public dsp_stage {
     std::array<float, 3> recent_echo_{};
     std::size_t recent_at_ = 0;
     std::uint64_t judged_blocks_ = 0;
+    std::uint64_t absence_judged_ = 0, absence_quiet_ = 0;
+    bool echo_absent_ = false;
     double conv_in_ = 0, conv_out_ = 0;
     float vad_level_ = 0, vad_snr_ = 0, vad_echo_ratio_ = 0, noise_floor_ = 1e-3f;
-    int voiced_ms_ = 0, quiet_ms_ = 0;
+    float vad_fast_ratio_ = 0, residual_ = 0.1f;  // -20 dB until measured
+    double res_energy_ = 0.01;
+    std::uint32_t dither_seed_ = 0x9e3779b9u;
+    int voiced_ms_ = 0, quiet_ms_ = 0, fast_ms_ = 0;
     bool speech_ = false;
     std::uint64_t blocks_ = 0, echo_blocks_ = 0, gated_blocks_ = 0;
     double echo_in_ = 0, echo_out_ = 0;

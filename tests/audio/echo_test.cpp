@@ -80,6 +80,17 @@ rig_result run_rig(dsp_stage& dsp, const echo_room_options& ro, const std::vecto
     return r;
 }
 
+/// What the microphone hears of `far` in the room, with nobody talking.
+std::vector<sample> echo_of(const echo_room_options& ro, const std::vector<sample>& far) {
+    echo_room room(ro);
+    std::vector<sample> echo(far.size(), 0);
+    for (std::size_t b = 0; b < far.size() / dsp_block_samples; ++b) {
+        room.capture(core::pcm_span(echo.data() + b * dsp_block_samples, dsp_block_samples));
+        room.play(core::pcm_view(far.data() + b * dsp_block_samples, dsp_block_samples));
+    }
+    return echo;
+}
+
 TEST(EchoRoom, ParsesItsSpecAndNamesABadField) {
     const auto o = parse_echo_room("delay=120,gain=+6,tail=30,noise=-70,drift=20,seed=7");
     EXPECT_EQ(o.delay_ms, 120);
@@ -132,13 +143,7 @@ TEST(AudioProcessor, CancelsTheEchoAfterHoldingTheMicUntilItConverged) {
     const auto r = run_rig(*dsp, ro, far, silence);
 
     // The echo the mic heard, from the same room alone.
-    echo_room echo_only(ro);
-    std::vector<sample> echo(n, 0);
-    for (std::size_t b = 0; b < n / dsp_block_samples; ++b) {
-        const core::pcm_span blk(echo.data() + b * dsp_block_samples, dsp_block_samples);
-        echo_only.capture(blk);
-        echo_only.play(core::pcm_view(far.data() + b * dsp_block_samples, dsp_block_samples));
-    }
+    const auto echo = echo_of(ro, far);
     // Cold: nothing of the echo reaches the service while the filter learns.
     EXPECT_EQ(energy(r.sent.data(), 24000), 0.0);
     // Warm (after 5 s): at least 25 dB of echo removed (the floor on rig (a) at 0 dB).
@@ -147,9 +152,33 @@ TEST(AudioProcessor, CancelsTheEchoAfterHoldingTheMicUntilItConverged) {
                                         std::max(1.0, energy(r.sent.data() + from, n - from)));
     EXPECT_GE(erle, 25.0);
     EXPECT_TRUE(r.report.converged);
+    EXPECT_FALSE(r.report.echo_absent);
     EXPECT_GT(r.report.gated_blocks, 0U);
     EXPECT_GT(r.report.echo_blocks, 1500U);
     // The local VAD never takes the assistant's echo for the user once converged.
+    for (std::size_t b = 500; b < r.vad.size(); ++b) ASSERT_FALSE(r.vad[b]) << "block " << b;
+}
+
+TEST(AudioProcessor, KeepsCancellingWhileTheSpeakersClockDrifts) {
+    // Two sound cards: the speaker's clock runs 200 ppm fast, so over a minute the echo moves
+    // 12 ms (288 samples) against the reference. The adaptive filter follows it.
+    const std::size_t n = 60 * 24000;
+    const auto far = babble(n, -24, 17);
+    const std::vector<sample> silence(n, 0);
+    echo_room_options ro;
+    ro.drift_ppm = 200;
+    processing_options po;
+    po.echo = echo_handling::aec;
+    auto dsp = make_audio_processor(po);
+    const auto r = run_rig(*dsp, ro, far, silence);
+    const auto echo = echo_of(ro, far);
+    // Each 10 s stretch after the first keeps at least 25 dB, to the end.
+    for (std::size_t from = 10 * 24000; from + 10 * 24000 <= n; from += 10 * 24000) {
+        const double erle =
+            10 * std::log10(energy(echo.data() + from, 10 * 24000) /
+                            std::max(1.0, energy(r.sent.data() + from, 10 * 24000)));
+        EXPECT_GE(erle, 25.0) << "from " << from / 24000 << " s";
+    }
     for (std::size_t b = 500; b < r.vad.size(); ++b) ASSERT_FALSE(r.vad[b]) << "block " << b;
 }
 
@@ -187,6 +216,69 @@ TEST(AudioProcessor, HearsTheUserTalkingOverTheAssistant) {
         if (syy > 0) best = std::max(best, sxy / std::sqrt(sxx * syy));
     }
     EXPECT_GT(best, 0.6);
+}
+
+TEST(AudioProcessor, WithHeadphonesTheMicIsNotHeldAndTheUserIsHeard) {
+    // No echo path at all: the room returns only its noise. The default (auto) must not hold
+    // the mic waiting for a convergence that cannot come, or the user could never talk over
+    // the assistant.
+    const std::size_t n = 10 * 24000;
+    const auto far = babble(n, -24, 7);
+    std::vector<sample> near(n, 0);
+    const auto voice = babble(2 * 24000, -30, 98);
+    std::copy(voice.begin(), voice.end(), near.begin() + 6 * 24000);
+    echo_room_options ro;
+    ro.gain_db = -200;      // headphones: nothing of the speaker reaches the mic
+    processing_options po;  // echo auto
+    auto dsp = make_audio_processor(po);
+    const auto r = run_rig(*dsp, ro, far, near);
+    EXPECT_TRUE(r.report.echo_absent);
+    EXPECT_FALSE(r.report.converged);
+    EXPECT_LT(r.report.gated_blocks, 300U) << "held for longer than the 1.5 s it takes to tell";
+    // The voice over the assistant (6-8 s) is sent as spoken and heard by the local VAD.
+    const double in = energy(near.data() + 6 * 24000, 2 * 24000);
+    const double out = energy(r.sent.data() + 6 * 24000, 2 * 24000);
+    EXPECT_GT(out, in * 0.5);
+    std::size_t voiced = 0;
+    for (std::size_t b = 600; b < 800; ++b) voiced += r.vad[b] ? 1U : 0U;
+    EXPECT_GT(voiced, 100U);
+}
+
+TEST(AudioProcessor, ALatencyFigureThatWandersDoesNotResetTheFilter) {
+    // PulseAudio's own latency figure moves by 10 ms and more between callbacks. The echo does
+    // not move, so neither may the reference: each move would make the filter learn again and
+    // let the echo through meanwhile.
+    const std::size_t n = 20 * 24000;
+    const auto far = babble(n, -24, 23);
+    const std::vector<sample> silence(n, 0);
+    echo_room_options ro;
+    ro.delay_ms = 90;
+    processing_options po;
+    po.echo = echo_handling::aec;
+    auto dsp = make_audio_processor(po);
+    echo_room room(ro);
+    std::vector<sample> sent(n, 0), mic(dsp_block_samples), ref(dsp_block_samples);
+    const std::int64_t figures_ms[] = {27, 37, 29, 33, 25, 36};
+    for (std::size_t b = 0; b < n / dsp_block_samples; ++b) {
+        if (b % 20 == 0) dsp->set_echo_delay(figures_ms[(b / 20) % 6] * 24);
+        const auto off = static_cast<std::ptrdiff_t>(b * dsp_block_samples);
+        std::fill(mic.begin(), mic.end(), sample{0});
+        room.capture(mic);
+        std::copy_n(far.begin() + off, dsp_block_samples, ref.begin());
+        room.play(ref);
+        dsp->render(ref);
+        dsp->capture(mic);
+        std::copy(mic.begin(), mic.end(), sent.begin() + off);
+    }
+    const auto echo = echo_of(ro, far);
+    const std::size_t from = 5 * 24000;
+    const double erle = 10 * std::log10(energy(echo.data() + from, n - from) /
+                                        std::max(1.0, energy(sent.data() + from, n - from)));
+    EXPECT_GE(erle, 25.0);
+    EXPECT_EQ(dsp->report().echo_delay_samples, (27 - 20) * 24) << "the reference moved";
+    // A real change (another device: 200 ms more) does move it.
+    dsp->set_echo_delay(230 * 24);
+    EXPECT_EQ(dsp->report().echo_delay_samples, (230 - 20) * 24);
 }
 
 TEST(AudioProcessor, AutoCostsNothingWhileTheAssistantIsSilent) {

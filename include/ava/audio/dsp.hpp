@@ -30,7 +30,8 @@ struct dsp_report {
     double echo_in_db = -120;        ///< mean mic level over echo blocks without local speech
     double echo_out_db = -120;       ///< the same blocks after processing
     [[nodiscard]] double erle_db() const noexcept { return echo_in_db - echo_out_db; }
-    bool converged = false;               ///< the canceller passes audio while the assistant speaks
+    bool converged = false;    ///< the canceller passes audio while the assistant speaks
+    bool echo_absent = false;  ///< the assistant's sound does not reach the mic (headphones)
     std::int64_t echo_delay_samples = 0;  ///< bulk delay applied to the reference
 };
 

@@ -57,7 +57,11 @@ struct processing_options {
     /// ...and, while the assistant is audible, at most this far under the mic before
     /// cancellation (echo loses 20-40 dB in the canceller, the user's voice very little)
     double vad_echo_margin_db = 10;
-    int vad_onset_ms = 10;      ///< ...for this long
+    int vad_onset_ms = 10;  ///< ...for this long
+    /// The fast path: a cleaned block this far over the residual the converged filter leaves
+    /// of the echo, for `vad_fast_onset_ms`, is speech too (the voice rising under the echo).
+    double vad_fast_margin_db = 25;
+    int vad_fast_onset_ms = 20;
     int vad_hangover_ms = 200;  ///< speech ends after this much quiet
 };
 
