@@ -18,9 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "ava/app/doctor_echo.hpp"
 #include "ava/app/run.hpp"
 #include "ava/audio/devices.hpp"
 #include "ava/audio/portaudio_device.hpp"
+#include "ava/audio/resampler.hpp"
 #include "ava/core/log.hpp"
 #include "ava/core/text.hpp"
 #include "ava/net/asio.hpp"
@@ -29,6 +31,8 @@
 
 namespace ava::app {
 namespace {
+
+using namespace std::chrono_literals;
 
 /// Counts the problems while printing the report.
 class report {
@@ -215,6 +219,82 @@ class probe final : public audio::device_callback {
     std::atomic<bool> tone_{false};
 };
 
+std::string fmt(const char* f, double v) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, f, v);
+    return buf;
+}
+
+/// Plays the echo test signal through the device and says whether its echo can be cancelled.
+void check_echo(audio::duplex_device& dev, report& rep, const doctor_options& opts) {
+    const double signal_s = static_cast<double>(opts.echo_test.count()) / 1000.0;
+    echo_probe p(dev.format().sample_rate, 0.5, signal_s, 0.8);
+    if (const auto ec = dev.start(p)) {
+        rep.fail("echo: cannot start the device again: " + ec.message(),
+                 "another program may hold the device; see ava-voice --list-devices");
+        return;
+    }
+    const auto limit = std::chrono::steady_clock::now() + opts.echo_test + 5s;
+    while (!p.done() && std::chrono::steady_clock::now() < limit) {
+        std::this_thread::sleep_for(20ms);
+    }
+    dev.stop();
+    if (!p.done()) {
+        rep.fail("echo: the test signal did not play within " +
+                     std::to_string((opts.echo_test + 5s).count() / 1000) + " s",
+                 "the output device is stalled; see ava-voice --list-devices");
+        return;
+    }
+    const int rate = p.rate();
+    const auto at24 = [rate](const std::vector<core::sample>& x) {
+        return rate == core::wire_rate ? x : audio::resampler::convert(x, rate, core::wire_rate);
+    };
+    const std::vector<core::sample> played = at24(p.played());
+    const std::vector<core::sample> recorded = at24(p.recorded());
+    const auto quiet = p.quiet_samples() * core::wire_rate / static_cast<std::size_t>(rate);
+    const std::int64_t device_delay = p.device_delay_samples() * core::wire_rate / rate;
+    const echo_test_result r = analyse_echo(played, recorded, quiet, device_delay);
+    const std::string noise = "noise floor " + fmt("%.1f dBFS", r.noise_floor_dbfs);
+    if (!r.echo_found) {
+        rep.ok("echo: none found (headphones, or the speaker does not reach the microphone; " +
+               noise + ", correlation " + fmt("%.2f", r.correlation) + " at " +
+               fmt("%.0f ms", r.delay_ms) + ", the device says " +
+               fmt("%.0f ms", r.device_delay_ms) + ")");
+        return;
+    }
+    const std::string path = "echo path " + fmt("%.0f ms", r.delay_ms) + " (the device says " +
+                             fmt("%.0f ms", r.device_delay_ms) + "), echo " +
+                             fmt("%+.1f dB", r.echo_gain_db) + " of what was played, at " +
+                             fmt("%.1f dBFS", r.echo_dbfs);
+    if (r.clipped_fraction > 0.001) {
+        rep.fail("echo: speakers detected, and their echo clips the microphone (" +
+                     fmt("%.1f%%", 100 * r.clipped_fraction) + " of samples at full scale)",
+                 "lower the speaker or the microphone volume: a clipped echo cannot be "
+                 "cancelled");
+        rep.detail(path + "; " + noise);
+        return;
+    }
+    if (!r.canceller_available) {
+        rep.fail(
+            "echo: speakers detected, and echo cancellation is not available: " + r.canceller_error,
+            "install libspeexdsp1, or use headphones (ava-voice holds the microphone while "
+            "it speaks until then)");
+        rep.detail(path + "; " + noise);
+        return;
+    }
+    if (!r.converged || r.erle_db < opts.echo_min_erle_db) {
+        rep.fail("echo: speakers detected, but the echo is cancelled by only " +
+                     fmt("%.0f dB", r.converged ? r.erle_db : 0.0) +
+                     (r.converged ? "" : " (the canceller did not converge)"),
+                 "lower the speaker volume, move the microphone away from the speaker, or use "
+                 "headphones; --echo gate holds the microphone while the assistant speaks");
+        rep.detail(path + "; " + noise);
+        return;
+    }
+    rep.ok("echo: speakers detected, echo cancelled: " + fmt("%.0f dB", r.erle_db));
+    rep.detail(path + ", " + fmt("%.1f dBFS", r.residual_dbfs) + " after cancellation; " + noise);
+}
+
 void check_audio(const config& cfg, report& rep, const doctor_options& opts) {
     std::vector<audio::device_info> devices;
     try {
@@ -298,6 +378,7 @@ void check_audio(const config& cfg, report& rep, const doctor_options& opts) {
         }
         rep.ok("speaker: played a 440 Hz test tone for " + std::to_string(opts.tone.count()) +
                " ms (you should have heard it)");
+        if (opts.echo_test.count() > 0) check_echo(*dev, rep, opts);
     } catch (const std::exception& e) {
         rep.fail(std::string("audio: ") + e.what(), "see ava-voice --list-devices");
     }
