@@ -54,6 +54,8 @@ double best_correlation(const std::vector<sample>& source, const std::vector<sam
     return std::max(m.sample_corr, 0.0);
 }
 
+double pieces_found(const std::vector<sample>& source, const std::vector<sample>& recorded);
+
 // espeak-ng speech converted to 24 kHz mono s16 with sox (testing-audio.md "Speech fixtures").
 std::vector<sample> make_speech(const ava::audio::test::temp_dir& dir, std::string& path24) {
     const std::string raw = dir.file("say.wav");
@@ -171,11 +173,15 @@ TEST_F(audio_device_io, captures_speech_played_into_the_microphone) {
         ava::audio::test::write_wav(std::string(dump) + "/speech.wav", 24000, 1, speech);
     }
     const double corr = best_correlation(speech, captured, &lag);
+    const double pieces = pieces_found(speech, captured);
     std::cout << "capture: " << captured.size() << " samples at 24 kHz via " << dev->description()
-              << ", correlation " << corr << " at lag " << lag / 24 << " ms, overruns "
+              << ", " << static_cast<int>(pieces * 100) << "% of the pieces found, whole-signal "
+              << "correlation " << corr << " at lag " << lag / 24 << " ms, overruns "
               << eng->stats().overruns - overruns_before << ", host xruns " << dev->host_xruns()
               << "\n";
-    EXPECT_GT(corr, 0.9);
+    // Piecewise, not the whole-signal correlation: see pieces_found() for why a loaded machine
+    // drops the latter to 0.5-0.85 although every word came through.
+    EXPECT_GE(pieces, 0.8);
     EXPECT_EQ(eng->stats().overruns, overruns_before);
 }
 
@@ -207,11 +213,15 @@ TEST_F(audio_device_io, plays_a_signal_out_of_the_speaker) {
     ASSERT_EQ(recorded.rate, 24000);
     std::size_t lag = 0;
     const double corr = best_correlation(speech, recorded.samples, &lag);
-    std::cout << "playback: recorded " << recorded.samples.size() << " samples, correlation "
-              << corr << " at lag " << lag / 24 << " ms, heard " << eng->heard_samples(1) << " of "
-              << speech.size() << ", underruns " << eng->stats().underruns << ", host xruns "
-              << dev->host_xruns() << "\n";
-    EXPECT_GT(corr, 0.9);
+    const double pieces = pieces_found(speech, recorded.samples);
+    std::cout << "playback: recorded " << recorded.samples.size() << " samples, "
+              << static_cast<int>(pieces * 100) << "% of the pieces found, whole-signal "
+              << "correlation " << corr << " at lag " << lag / 24 << " ms, heard "
+              << eng->heard_samples(1) << " of " << speech.size() << ", underruns "
+              << eng->stats().underruns << ", host xruns " << dev->host_xruns() << "\n";
+    // CI once saw 0.83 here with every sample heard and no underrun or xrun: parecord, a client
+    // of its own on a loaded machine, had put a gap into the recording (see pieces_found()).
+    EXPECT_GE(pieces, 0.8);
     // With the sample rate native (24 kHz through pulse), the play clock counts every sample.
     if (eng->device_rate() == 24000) {
         EXPECT_EQ(eng->heard_samples(1), static_cast<std::int64_t>(speech.size()));
