@@ -199,6 +199,7 @@ class speex_processor final : public dsp_stage {
     }
 
     [[nodiscard]] bool voice_active() const noexcept override { return speech_; }
+    [[nodiscard]] bool voice_heard() const noexcept override { return speech_ && quiet_ms_ == 0; }
 
     void set_echo_delay(std::int64_t samples) override {
         const std::int64_t margin = static_cast<std::int64_t>(opts_.margin_ms) * 24;

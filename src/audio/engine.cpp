@@ -332,6 +332,7 @@ void engine::pump_capture() {
 
     // 10 ms blocks, speaker first (see dsp.hpp).
     const std::size_t blocks = std::min(mic_24k_.size(), ref_24k_.size()) / core::dsp_block_samples;
+    local_voice_heard_ = false;
     for (std::size_t b = 0; b < blocks; ++b) {
         const std::size_t off = b * core::dsp_block_samples;
         const core::pcm_view ref(ref_24k_.data() + off, core::dsp_block_samples);
@@ -340,6 +341,7 @@ void engine::pump_capture() {
         const level ol = measure(ref);
         dsp_->capture(mic);
         local_voice_ = dsp_->voice_active();
+        local_voice_heard_ = local_voice_heard_ || dsp_->voice_heard();
         const level il = measure(mic);
         out_rms_.store(ol.rms_db, std::memory_order_relaxed);
         out_peak_.store(ol.peak_db, std::memory_order_relaxed);

@@ -56,6 +56,7 @@ class recording_dsp final : public audio::dsp_stage {
         rec_.mic(mic);
     }
     [[nodiscard]] bool voice_active() const noexcept override { return inner_->voice_active(); }
+    [[nodiscard]] bool voice_heard() const noexcept override { return inner_->voice_heard(); }
     void set_echo_delay(std::int64_t samples) override { inner_->set_echo_delay(samples); }
     [[nodiscard]] audio::dsp_report report() const override { return inner_->report(); }
 

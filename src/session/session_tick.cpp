@@ -133,7 +133,9 @@ void session::impl::local_barge_in(clock::time_point now) {
         }
         return;
     }
-    if (voice) pause_voice_until_ = now;
+    // How long the user spoke: to the last voiced block, not to the end of the VAD's hangover
+    // (200 ms of quiet would make every 0.3 s "uh-huh" a turn of half a second).
+    if (engine_->local_voice_heard()) pause_voice_until_ = now;
     const auto spoken = pause_voice_until_ - pause_since_;
     const bool short_and_over =
         !voice && now - pause_voice_until_ > 150ms && spoken < opts_.barge_in_min_speech;

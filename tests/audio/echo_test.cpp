@@ -299,6 +299,40 @@ TEST(AudioProcessor, AutoCostsNothingWhileTheAssistantIsSilent) {
     EXPECT_TRUE(dsp->voice_active());
 }
 
+TEST(AudioProcessor, HowLongTheUserSpokeEndsWithTheWordsNotTheHangover) {
+    // Local barge-in tells a backchannel from a turn by how long the user spoke: the VAD's
+    // hangover (quiet before speech counts as over) must not add to it.
+    processing_options po;
+    auto dsp = make_audio_processor(po);
+    const auto voice = babble(24000 * 3 / 10, -26, 5);  // 0.3 s, an "uh-huh"
+    const std::vector<sample> quiet(dsp_block_samples, 0);
+    std::vector<sample> blk(dsp_block_samples);
+    int heard_blocks = 0;
+    int last_heard = -1;
+    int last_active = -1;
+    for (int b = 0; b < 100; ++b) {
+        const auto off = static_cast<std::size_t>(b) * dsp_block_samples;
+        if (off + dsp_block_samples <= voice.size()) {
+            std::copy_n(voice.begin() + static_cast<std::ptrdiff_t>(off), dsp_block_samples,
+                        blk.begin());
+        } else {
+            std::fill(blk.begin(), blk.end(), sample{0});
+        }
+        dsp->render(quiet);
+        dsp->capture(blk);
+        if (dsp->voice_heard()) {
+            EXPECT_TRUE(dsp->voice_active()) << "block " << b;
+            ++heard_blocks;
+            last_heard = b;
+        }
+        if (dsp->voice_active()) last_active = b;
+    }
+    EXPECT_GE(heard_blocks, 10) << "the speech was not heard";
+    EXPECT_LT(last_heard, 30) << "voiced blocks after the 0.3 s of speech";
+    EXPECT_GE(last_active, last_heard + po.vad_hangover_ms / 10 - 1) << "no hangover";
+    EXPECT_LT(last_active, 30 + po.vad_hangover_ms / 10 + 1);
+}
+
 TEST(AudioProcessor, OffIsTheIdentity) {
     processing_options po;
     po.echo = echo_handling::off;

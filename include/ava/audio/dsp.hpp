@@ -45,6 +45,10 @@ class dsp_stage {
     /// True when the last capture block held (local) speech; stages without a VAD say false.
     /// Seam for the echo-cancellation issue's local VAD (local barge-in, send cadence).
     [[nodiscard]] virtual bool voice_active() const noexcept { return false; }
+    /// True when the last capture block was itself voiced: voice_active() without the VAD's
+    /// hangover, so that how long the user spoke is measured by the words, not by the quiet
+    /// that ends them (a 0.4 s "uh-huh" is not a 0.6 s turn).
+    [[nodiscard]] virtual bool voice_heard() const noexcept { return voice_active(); }
     /// The echo path's delay that the device's own timing reports (DAC plus ADC latency, in
     /// 24 kHz samples): how much later than the engine's reference the echo can first arrive.
     /// The engine calls it on the io thread when the figure changes; stages without a canceller

@@ -90,6 +90,9 @@ class engine final : public device_callback {
     [[nodiscard]] bool holding() const noexcept;
     /// Whether the DSP stage's local VAD heard speech in the last capture block (io thread).
     [[nodiscard]] bool local_voice() const noexcept { return local_voice_; }
+    /// Whether any capture block of the last service() was voiced itself (no hangover): the
+    /// length of what the user said (dsp_stage::voice_heard).
+    [[nodiscard]] bool local_voice_heard() const noexcept { return local_voice_heard_; }
 
     // ---- any thread ---------------------------------------------------------------------------
     /// True once the realtime thread has performed flush request `generation` (fade included).
@@ -186,6 +189,7 @@ class engine final : public device_callback {
     bool rt_held_ = false;                         // realtime: paused (after the fade-out)
     std::size_t rt_fade_in_left_ = 0;              // realtime: fade-in after a resume
     bool local_voice_ = false;                     // io thread: dsp_->voice_active()
+    bool local_voice_heard_ = false;               // io thread: dsp_->voice_heard(), any block
     mutable std::mutex report_mu_;                 // io thread writes, any reader
     dsp_report report_;
     std::atomic<std::int64_t> last_audio_end_{0};  // global output index after the last item sample
