@@ -14,13 +14,13 @@ Two parts, both on echo rig (a), the WAV device's simulated room (ava/audio/echo
  1. ava-echo-bench (bench/echo_bench.cpp): the processing stage alone, block-exact, with ground
     truth: ERLE over assistant-only speech, barge-in detection by the local VAD and its latency,
     the user's words under double talk, false local onsets, time per 10 ms block.
- 2. the whole client: ava-voice --room against its offline simulator, whose server VAD listens to
+ 2. the whole client: ava-voice --room against ava-realtime-sim, whose server VAD listens to
     what ava-voice sends. The user asks N questions, with pauses for the answers. A
     self-interruption is an answer cut off by its own echo. The assistant's voice is about 10 dB
     louder than the questions, so room gain -4 dB puts its echo 6 dB over the user's voice at the
     mic. Then the same conversation with 20 backchannels ("mm-hm", "okay", "yeah") spoken over
     the answers: a false interruption is an answer they truncated. CPU per minute and peak RSS
-    of the client (with the simulator in process), processing on against off.
+    of the client alone (the simulator is a process of its own), processing on against off.
 
 python3 standard library, espeak-ng and sox. Exit 0 = every figure produced. Speed is never
 asserted.
@@ -40,6 +40,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from bench import KEY, Sim  # noqa: E402  the simulator as a process of its own
 
 ASSISTANT = [
     "Sure. The weather in Paris today is sunny with a high of twenty two degrees.",
@@ -128,9 +130,20 @@ def echo_bench(build: Path, work: Path, gain: float, modes: str, trials: int):
 def conversation(build: Path, work: Path, name: str, wav: str, echo: str, room: str, limit: float):
     """One spoken conversation through ava-voice; returns (answers, cut, cpu_s, wall_s, rss_mb)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")}
-    env.update(HOME=str(work / "home"), XDG_CONFIG_HOME=str(work / "cfg"), XDG_DATA_HOME=str(work / "data"))
-    cmd = [str(build / "ava-voice"), "--scenario", str(work / "scenario.toml"), "--input", str(work / wav),
-           "--output", str(work / f"{name}.out.wav"), "--incognito", "--echo", echo]
+    env.update(HOME=str(work / "home"), XDG_CONFIG_HOME=str(work / "cfg"), XDG_DATA_HOME=str(work / "data"),
+               OPENAI_API_KEY=KEY)
+    # The simulator runs as a process of its own (as bench/run.sh does), so that the CPU and the
+    # peak RSS are the client's alone: in process, its voice synthesis added about 15 MB.
+    sim = Sim(build / "ava-realtime-sim", work, name, ["--scenario", str(work / "scenario.toml")])
+    try:
+        return run_client(work, name, env, [
+            str(build / "ava-voice"), "--endpoint", sim.url, "--input", str(work / wav),
+            "--output", str(work / f"{name}.out.wav"), "--incognito", "--echo", echo], room, limit)
+    finally:
+        sim.stop()
+
+
+def run_client(work: Path, name: str, env, cmd, room: str, limit: float):
     if room:
         cmd += ["--room", room]
     logf = work / f"{name}.log"
@@ -192,7 +205,8 @@ def main():
     if a.backchannels:
         bc = conversation(build, work, "conv-backchannel", "backchannels.wav", "aec", room, limit)
         print(f"false interruptions: {turns} backchannels spoken over the answers, --echo aec: "
-              f"{bc['cut']} answers truncated of {bc['answers']} (log: {work / 'conv-backchannel.log'})")
+              f"{bc['cut']} answers truncated of {bc['answers']}; client peak RSS {bc['rss_mb']:.1f} MB "
+              f"(log: {work / 'conv-backchannel.log'})")
         return 0 if bc["answers"] else 1
 
     # ---- 1. the stage alone
