@@ -173,10 +173,13 @@ void conversation::handle(server::speech_stopped& /*e*/, steady_time now) {
     const bool server_answers = !turn_.has_value() || (turn_->type != vad_type::none &&
                                                        turn_->create_response.value_or(true));
     if (server_answers) answer_due_ = now;
+    // Before the answer to it is created: it is skipped, never started.
+    if (withdraw_on_stop_) withdraw_barge_in(now);
 }
 
 void conversation::handle(server::input_audio_committed& e, steady_time now) {
     user_speaking_ = false;
+    if (withdraw_on_stop_) withdraw_barge_in(now);
     if (e.item_id.empty()) return;
     const bool known = items_.contains(e.item_id);
     item_rec& rec = ensure_item(e.item_id, e.previous_item_id, speaker::user, now);

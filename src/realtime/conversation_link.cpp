@@ -85,7 +85,8 @@ void conversation::on_connected(steady_time now, std::optional<std::int64_t> uni
 
 void conversation::leave_connection(steady_time now) {
     answer_due_.reset();
-    barge_in_deferred_ = skip_backchannel_answer_ = false;  // that server's turns are over
+    // That server's turns are over.
+    barge_in_deferred_ = skip_backchannel_answer_ = withdraw_on_stop_ = false;
     deferred_response_id_.clear();
     // Everything tied to the old server conversation ends here. Items stay for transcripts and
     // re-seeding but are never truncated or deleted (the new session does not know them).

@@ -71,15 +71,24 @@ void conversation::hold_barge_in(bool on, steady_time now) {
 
 void conversation::confirm_barge_in(steady_time now) {
     if (stopped_ || !barge_in_deferred_) return;
-    barge_in_deferred_ = false;
+    barge_in_deferred_ = withdraw_on_stop_ = false;
     deferred_response_id_.clear();
     barge_in(interrupt_source::server_vad, now);
     after_input(now);
 }
 
+void conversation::withdraw_barge_in_when_speech_stops(steady_time now) {
+    if (stopped_ || !barge_in_deferred_) return;
+    if (!user_speaking_) {
+        withdraw_barge_in(now);
+        return;
+    }
+    withdraw_on_stop_ = true;
+}
+
 void conversation::withdraw_barge_in(steady_time now) {
     if (stopped_ || !barge_in_deferred_) return;
-    barge_in_deferred_ = false;
+    barge_in_deferred_ = withdraw_on_stop_ = false;
     // The server answers what it committed as a user turn: unless that answer is already on
     // its way (created after the deferred speech_started), cancel it the moment it is created.
     if (response_ == response_state::active && active_response_id_ != deferred_response_id_) {

@@ -262,6 +262,10 @@ class session::impl {
     clock::time_point pause_voice_until_{};
     std::uint64_t pause_flushes_ = 0;
     bool pause_confirmed_ = false;  ///< the service's speech_started confirmed, flush awaited
+    /// Resumed after a short burst while the service's speech goes on: the withdrawal waits for
+    /// its speech_stopped (conversation::withdraw_barge_in_when_speech_stops).
+    bool backchannel_pending_ = false;
+    clock::duration spoken_before_{};  ///< the bursts of this pause before a pending resume
     clock::time_point pause_confirmed_at_{};
 
     // ---- io thread: the end --------------------------------------------------------------------

@@ -103,6 +103,30 @@ void session::impl::on_tick(clock::time_point now) {
 void session::impl::local_barge_in(clock::time_point now) {
     if (!opts_.local_barge_in) return;
     const bool voice = engine_->local_voice();
+    if (backchannel_pending_) {
+        if (!conv_->barge_in_deferred()) {  // withdrawn at the service's speech_stopped
+            backchannel_pending_ = false;
+            conv_->hold_barge_in(false, now);
+            return;
+        }
+        if (now - pause_since_ > 5s) {  // a service that never says its speech stopped
+            backchannel_pending_ = false;
+            conv_->withdraw_barge_in(now);
+            drain();
+            conv_->hold_barge_in(false, now);
+            return;
+        }
+        if (!voice) return;
+        // The user went on ("Stop, ... wait a moment"): one turn with what came before, which
+        // the service hears as one speech; paused again, and what is said now adds to the
+        // burst before (the words, not the pause between them, nor the reply's echo).
+        backchannel_pending_ = false;
+        conv_->keep_barge_in();
+        engine_->hold(true);
+        pause_since_ = pause_voice_until_ = now;
+        log_->debug("local barge-in: the user went on speaking; playback paused again");
+        return;
+    }
     if (!engine_->holding()) {
         if (!voice || engine_->state() != audio::playback_state::playing) return;
         const audio::dsp_report r = engine_->processing();
@@ -113,6 +137,7 @@ void session::impl::local_barge_in(clock::time_point now) {
         conv_->hold_barge_in(true, now);
         pause_confirmed_ = false;
         pause_since_ = pause_voice_until_ = now;
+        spoken_before_ = {};
         pause_flushes_ = engine_->stats().flushes;
         log_->debug("local barge-in: the user spoke over the assistant; playback paused");
         return;
@@ -136,7 +161,7 @@ void session::impl::local_barge_in(clock::time_point now) {
     // How long the user spoke: to the last voiced block, not to the end of the VAD's hangover
     // (200 ms of quiet would make every 0.3 s "uh-huh" a turn of half a second).
     if (engine_->local_voice_heard()) pause_voice_until_ = now;
-    const auto spoken = pause_voice_until_ - pause_since_;
+    const auto spoken = spoken_before_ + (pause_voice_until_ - pause_since_);
     const bool short_and_over =
         !voice && now - pause_voice_until_ > 150ms && spoken < opts_.barge_in_min_speech;
     if (conv_->barge_in_deferred()) {
@@ -149,10 +174,13 @@ void session::impl::local_barge_in(clock::time_point now) {
             pause_confirmed_ = true;
             pause_confirmed_at_ = now;
         } else if (short_and_over) {
-            conv_->withdraw_barge_in(now);
-            drain();
+            // The reply goes on at once; the service's turn is withdrawn when its speech ends
+            // (the hold stays on in the conversation until then).
             engine_->hold(false);
-            conv_->hold_barge_in(false, now);
+            backchannel_pending_ = true;
+            spoken_before_ = spoken;
+            conv_->withdraw_barge_in_when_speech_stops(now);
+            drain();
             log_->info("local barge-in: a short backchannel; the reply goes on, nothing cut");
         }
         return;

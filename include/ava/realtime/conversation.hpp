@@ -196,6 +196,12 @@ class conversation {
     [[nodiscard]] bool barge_in_deferred() const noexcept { return barge_in_deferred_; }
     void confirm_barge_in(steady_time now);
     void withdraw_barge_in(steady_time now);
+    /// A backchannel by the local VAD while the service may still hear speech: withdrawn now if
+    /// its speech has stopped, else at its speech_stopped, unless keep_barge_in() comes first
+    /// (the user went on: "Stop, ... wait a moment" is one turn, and the service's speech has
+    /// no second speech_started to confirm it with).
+    void withdraw_barge_in_when_speech_stops(steady_time now);
+    void keep_barge_in() noexcept { withdraw_on_stop_ = false; }
     /// Push to talk (manual turns, turn_detection null). Ignored with a notice under VAD.
     void on_talk_start(steady_time now);
     void on_talk_end(steady_time now);
@@ -423,6 +429,7 @@ class conversation {
     std::string deferred_response_id_;
     /// A withdrawn backchannel: the response the server creates for it is cancelled and dropped.
     bool skip_backchannel_answer_ = false;
+    bool withdraw_on_stop_ = false;  ///< withdraw_barge_in_when_speech_stops, speech not over
 
     // items and transcripts (conversation order)
     std::map<std::string, item_rec, std::less<>> items_;

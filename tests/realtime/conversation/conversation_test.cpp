@@ -531,6 +531,49 @@ TEST_F(Conversation, WithdrawAfterTheBackchannelsAnswerStartedCancelsThatAnswer)
     EXPECT_TRUE(of<act::flush_playback>(acts).empty());
 }
 
+TEST_F(Conversation, ABackchannelWhileTheServiceStillHearsSpeechIsWithdrawnAtItsSpeechStopped) {
+    make();
+    connect();
+    full_reply("r1", "a1", 48000, "A long answer.");
+    c->on_playback_progress("a1", 24000, now);
+    c->drain();
+    c->hold_barge_in(true, now);
+    ev(speech_started("u2"));
+    c->withdraw_barge_in_when_speech_stops(now);  // the local VAD: short, but not over yet
+    EXPECT_TRUE(c->barge_in_deferred()) << "withdrawn before the service's speech ended";
+    EXPECT_TRUE(of<act::flush_playback>(c->drain()).empty());
+    ev(speech_stopped("u2"));
+    EXPECT_FALSE(c->barge_in_deferred());
+    ev(committed("u2", "a1"));
+    auto acts = ev(response_created("r2"));  // its answer: cancelled at once, never played
+    auto cancel = sent<client::response_cancel>(acts);
+    ASSERT_EQ(cancel.size(), 1u);
+    EXPECT_EQ(cancel[0].response_id, "r2");
+    ev(assistant_item("r2", "a2"));
+    EXPECT_TRUE(of<act::play>(ev(audio("r2", "a2", 4800))).empty());
+    c->hold_barge_in(false, now);
+    EXPECT_TRUE(of<act::flush_playback>(c->drain()).empty());
+    EXPECT_EQ(c->summary().interruptions, 0);
+}
+
+TEST_F(Conversation, AUserWhoGoesOnAfterAShortBurstIsConfirmedNotWithdrawn) {
+    make();
+    connect();
+    full_reply("r1", "a1", 48000, "A long answer.");
+    c->on_playback_progress("a1", 24000, now);
+    c->drain();
+    c->hold_barge_in(true, now);
+    ev(speech_started("u2"));
+    c->withdraw_barge_in_when_speech_stops(now);  // "Stop," ...
+    c->keep_barge_in();                           // ... "wait a moment, I have a question"
+    ev(speech_stopped("u2"));
+    EXPECT_TRUE(c->barge_in_deferred()) << "withdrawn although the user went on";
+    c->confirm_barge_in(now);
+    auto acts = c->drain();
+    EXPECT_EQ(of<act::flush_playback>(acts).size(), 1u);  // the truncation follows its report
+    EXPECT_EQ(c->summary().interruptions, 1);
+}
+
 TEST_F(Conversation, ReleasingTheHoldWithABargeInDeferredConfirmsIt) {
     make();
     connect();
