@@ -4,7 +4,7 @@ side by side.
 
   bench/echo.py                full: ERLE at 0 and +6 dB, 20 barge-in trials, 20 backchannels,
                                a 20-turn spoken conversation per mode; writes
-                               docs/audio-processing.md (~12 min)
+                               docs/audio-processing-figures.md (~20 min)
   bench/echo.py --short        CI: 3 turns, aec and off; checks every figure was produced
   bench/echo.py --backchannels only the 20 backchannels over the answers (~3 min); prints the
                                figure and writes no report
