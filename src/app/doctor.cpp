@@ -225,14 +225,16 @@ std::string fmt(const char* f, double v) {
     return buf;
 }
 
-/// Plays the echo test signal through the device and says whether its echo can be cancelled.
-void check_echo(audio::duplex_device& dev, report& rep, const doctor_options& opts) {
+/// Plays the echo test signal once and analyses what came back; nullopt after a failure that
+/// `rep` already holds.
+std::optional<echo_test_result> measure_echo(audio::duplex_device& dev, report& rep,
+                                             const doctor_options& opts) {
     const double signal_s = static_cast<double>(opts.echo_test.count()) / 1000.0;
     echo_probe p(dev.format().sample_rate, 0.5, signal_s, 0.8);
     if (const auto ec = dev.start(p)) {
         rep.fail("echo: cannot start the device again: " + ec.message(),
                  "another program may hold the device; see ava-voice --list-devices");
-        return;
+        return std::nullopt;
     }
     const auto limit = std::chrono::steady_clock::now() + opts.echo_test + 5s;
     while (!p.done() && std::chrono::steady_clock::now() < limit) {
@@ -243,7 +245,7 @@ void check_echo(audio::duplex_device& dev, report& rep, const doctor_options& op
         rep.fail("echo: the test signal did not play within " +
                      std::to_string((opts.echo_test + 5s).count() / 1000) + " s",
                  "the output device is stalled; see ava-voice --list-devices");
-        return;
+        return std::nullopt;
     }
     const int rate = p.rate();
     const auto at24 = [rate](const std::vector<core::sample>& x) {
@@ -253,7 +255,34 @@ void check_echo(audio::duplex_device& dev, report& rep, const doctor_options& op
     const std::vector<core::sample> recorded = at24(p.recorded());
     const auto quiet = p.quiet_samples() * core::wire_rate / static_cast<std::size_t>(rate);
     const std::int64_t device_delay = p.device_delay_samples() * core::wire_rate / rate;
-    const echo_test_result r = analyse_echo(played, recorded, quiet, device_delay);
+    return analyse_echo(played, recorded, quiet, device_delay);
+}
+
+/// Plays the echo test signal through the device and says whether its echo can be cancelled.
+void check_echo(audio::duplex_device& dev, report& rep, const doctor_options& opts) {
+    std::optional<echo_test_result> first = measure_echo(dev, rep, opts);
+    if (!first) return;
+    echo_test_result r = *first;
+    std::string retried;
+    const auto poor = [&opts](const echo_test_result& x) {
+        return x.echo_found && x.canceller_available && x.clipped_fraction <= 0.001 &&
+               (!x.converged || x.erle_db < opts.echo_min_erle_db);
+    };
+    if (poor(r)) {
+        // A gap in the recording (a busy machine, an xrun) breaks the echo path the canceller
+        // models for the rest of the test, and one such test says 7 dB where the room allows
+        // 60 (seen on a loaded 2-core machine): a second test tells a glitch from the room.
+        std::ostringstream discarded;  // a second test that fails to run leaves the first
+        report scratch(discarded);
+        if (const auto second = measure_echo(dev, scratch, opts)) {
+            retried = "measured twice: " + fmt("%.0f", r.converged ? r.erle_db : 0.0) +
+                      " dB, then " + fmt("%.0f dB", second->converged ? second->erle_db : 0.0);
+            if (second->converged && (!r.converged || second->erle_db > r.erle_db)) r = *second;
+        }
+    }
+    const auto with_retry = [&retried](std::string detail) {
+        return retried.empty() ? detail : detail + " (" + retried + ")";
+    };
     const std::string noise = "noise floor " + fmt("%.1f dBFS", r.noise_floor_dbfs);
     if (!r.echo_found) {
         rep.ok("echo: none found (headphones, or the speaker does not reach the microphone; " +
@@ -288,11 +317,12 @@ void check_echo(audio::duplex_device& dev, report& rep, const doctor_options& op
                      (r.converged ? "" : " (the canceller did not converge)"),
                  "lower the speaker volume, move the microphone away from the speaker, or use "
                  "headphones; --echo gate holds the microphone while the assistant speaks");
-        rep.detail(path + "; " + noise);
+        rep.detail(with_retry(path + "; " + noise));
         return;
     }
     rep.ok("echo: speakers detected, echo cancelled: " + fmt("%.0f dB", r.erle_db));
-    rep.detail(path + ", " + fmt("%.1f dBFS", r.residual_dbfs) + " after cancellation; " + noise);
+    rep.detail(with_retry(path + ", " + fmt("%.1f dBFS", r.residual_dbfs) +
+                          " after cancellation; " + noise));
 }
 
 void check_audio(const config& cfg, report& rep, const doctor_options& opts) {
