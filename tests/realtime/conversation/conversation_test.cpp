@@ -220,6 +220,18 @@ class Conversation : public ::testing::Test {
         return all;
     }
 
+    /// Local barge-in's start: a long reply half heard, playback paused locally, and the
+    /// server's speech_started for `user_item` deferred by the hold.
+    void speech_over_a_held_reply(const std::string& user_item) {
+        make();
+        connect();
+        full_reply("r1", "a1", 48000, "A long answer.");
+        c->on_playback_progress("a1", 24000, now);
+        c->drain();
+        c->hold_barge_in(true, now);
+        ev(speech_started(user_item));
+    }
+
     std::unique_ptr<conversation> c;
 };
 
@@ -476,13 +488,7 @@ TEST_F(Conversation, HeldBargeInCutsNothingUntilConfirmedThenTruncatesAtThePause
 }
 
 TEST_F(Conversation, WithdrawnBackchannelTruncatesNothingAndItsAnswerIsCancelled) {
-    make();
-    connect();
-    full_reply("r1", "a1", 48000, "A long answer.");
-    c->on_playback_progress("a1", 24000, now);
-    c->drain();
-    c->hold_barge_in(true, now);
-    ev(speech_started("u2"));
+    speech_over_a_held_reply("u2");
     c->withdraw_barge_in(now);  // "mm-hm": under the minimum speech length
     auto acts = c->drain();
     EXPECT_TRUE(of<act::flush_playback>(acts).empty());
@@ -532,13 +538,7 @@ TEST_F(Conversation, WithdrawAfterTheBackchannelsAnswerStartedCancelsThatAnswer)
 }
 
 TEST_F(Conversation, ABackchannelWhileTheServiceStillHearsSpeechIsWithdrawnAtItsSpeechStopped) {
-    make();
-    connect();
-    full_reply("r1", "a1", 48000, "A long answer.");
-    c->on_playback_progress("a1", 24000, now);
-    c->drain();
-    c->hold_barge_in(true, now);
-    ev(speech_started("u2"));
+    speech_over_a_held_reply("u2");
     c->withdraw_barge_in_when_speech_stops(now);  // the local VAD: short, but not over yet
     EXPECT_TRUE(c->barge_in_deferred()) << "withdrawn before the service's speech ended";
     EXPECT_TRUE(of<act::flush_playback>(c->drain()).empty());
@@ -557,13 +557,7 @@ TEST_F(Conversation, ABackchannelWhileTheServiceStillHearsSpeechIsWithdrawnAtIts
 }
 
 TEST_F(Conversation, AUserWhoGoesOnAfterAShortBurstIsConfirmedNotWithdrawn) {
-    make();
-    connect();
-    full_reply("r1", "a1", 48000, "A long answer.");
-    c->on_playback_progress("a1", 24000, now);
-    c->drain();
-    c->hold_barge_in(true, now);
-    ev(speech_started("u2"));
+    speech_over_a_held_reply("u2");
     c->withdraw_barge_in_when_speech_stops(now);  // "Stop," ...
     c->keep_barge_in();                           // ... "wait a moment, I have a question"
     ev(speech_stopped("u2"));
